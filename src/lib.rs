@@ -1,9 +1,16 @@
 //! `satr`: train binary recurrent spiking neural network (RSNN) policies with
 //! Signal-Adaptive Trust Regions (SATR), on a CPU bitset path and a GPU (WGSL) path.
 //!
-//! The reference semantics live in `SPEC.md` (copied into `docs/`); every backend
-//! computes exactly what it describes.
+//! The reference semantics are in `docs/SPEC.md`; every backend computes exactly what
+//! it describes. Decisions the SPEC leaves open are in `docs/DECISIONS.md`.
 
-pub mod optimizer;
-pub mod tasks;
 pub mod config;
+pub mod cpu;
+pub mod distribution;
+pub mod evaluation;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+pub mod network;
+pub mod optimizer;
+pub mod rng;
+pub mod tasks;

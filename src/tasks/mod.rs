@@ -42,7 +42,11 @@ pub enum TaskError {
     #[error("unknown task `{0}`; known tasks: {known}", known = TASK_NAMES.join(", "))]
     Unknown(String),
     #[error("task `{task}` has a state of {expected} values, got {got}")]
-    StateLength { task: &'static str, expected: usize, got: usize },
+    StateLength {
+        task: &'static str,
+        expected: usize,
+        got: usize,
+    },
     #[error("task `{task}`: invalid action: {reason}")]
     InvalidAction { task: &'static str, reason: String },
 }

@@ -1,0 +1,165 @@
+//! The Bernoulli distribution over genome bits (SPEC 2) and the sampling contract
+//! (SPEC 3): thresholds, packed genomes, the mode genome, and the population
+//! reductions `A` and `B` of SPEC 4.
+
+use rayon::prelude::*;
+
+use crate::optimizer::Reductions;
+use crate::rng::{self, STREAM_GENOME};
+
+/// `threshold(p) = min(floor(p * 2^32), 2^32 - 1)`: bit is 1 iff `rng_u32 < threshold`.
+#[inline]
+pub fn threshold(p: f64) -> u32 {
+    let t = (p * 4_294_967_296.0).floor();
+    if t >= 4_294_967_295.0 {
+        u32::MAX
+    } else if t <= 0.0 {
+        0
+    } else {
+        t as u32
+    }
+}
+
+/// Thresholds of every coordinate, computed once per generation and shared by backends.
+pub fn thresholds(p: &[f64]) -> Vec<u32> {
+    p.iter().map(|&x| threshold(x)).collect()
+}
+
+/// Number of u64 words holding `bits` bits.
+#[inline]
+pub fn words_for(bits: usize) -> usize {
+    bits.div_ceil(64)
+}
+
+/// Reads bit `i` of a packed bit vector (bit `i` is bit `i % 64` of word `i / 64`, so the
+/// same bytes read as u32 words on a little-endian GPU give the same bits).
+#[inline]
+pub fn bit(words: &[u64], i: usize) -> bool {
+    (words[i / 64] >> (i % 64)) & 1 == 1
+}
+
+/// Samples genome `member` of `generation` into `out` (`words_for(thresholds.len())`
+/// words; bits past the end are zero).
+pub fn sample_genome(thresholds: &[u32], seed: u64, generation: u32, member: u32, out: &mut [u64]) {
+    let d = thresholds.len();
+    assert_eq!(out.len(), words_for(d), "genome buffer length");
+    let key = rng::seed_key(seed);
+    for (w, word) in out.iter_mut().enumerate() {
+        let mut acc = 0u64;
+        let base = w * 64;
+        let end = (base + 64).min(d);
+        let mut i = base;
+        while i < end {
+            let r = rng::philox4x32_10([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
+            for (lane, r) in r.iter().enumerate() {
+                let j = i + lane;
+                if j < end && *r < thresholds[j] {
+                    acc |= 1u64 << (j - base);
+                }
+            }
+            i += 4;
+        }
+        *word = acc;
+    }
+}
+
+/// The mode genome `x_i = [p_i > 0.5]`, packed.
+pub fn mode_genome(p: &[f64]) -> Vec<u64> {
+    let mut out = vec![0u64; words_for(p.len())];
+    for (i, &pi) in p.iter().enumerate() {
+        if pi > 0.5 {
+            out[i / 64] |= 1u64 << (i % 64);
+        }
+    }
+    out
+}
+
+/// `A_i = sum_k u_k x[k][i]` and `B_i = sum_k u_k^2 x[k][i]` over packed genomes stored
+/// member-major (`genomes[k * words + w]`). Sums run over `k` in order for every
+/// coordinate, so the result does not depend on the thread count.
+pub fn reductions(genomes: &[u64], dim: usize, utilities: &[f64]) -> Reductions {
+    let words = words_for(dim);
+    let pop = utilities.len();
+    assert_eq!(genomes.len(), words * pop, "genome storage length");
+    let mut a = vec![0.0f64; words * 64];
+    let mut b = vec![0.0f64; words * 64];
+    a.par_chunks_mut(64)
+        .zip(b.par_chunks_mut(64))
+        .enumerate()
+        .for_each(|(w, (a, b))| {
+            for (k, &u) in utilities.iter().enumerate() {
+                let u2 = u * u;
+                let mut bits = genomes[k * words + w];
+                while bits != 0 {
+                    let j = bits.trailing_zeros() as usize;
+                    a[j] += u;
+                    b[j] += u2;
+                    bits &= bits - 1;
+                }
+            }
+        });
+    a.truncate(dim);
+    b.truncate(dim);
+    Reductions {
+        a,
+        b,
+        u1: utilities.iter().sum(),
+        u2: utilities.iter().map(|u| u * u).sum(),
+        population: pop,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_edges() {
+        assert_eq!(threshold(0.0), 0);
+        assert_eq!(threshold(1.0), u32::MAX);
+        assert_eq!(threshold(0.5), 1 << 31);
+        assert_eq!(threshold(1e-3), (1e-3f64 * 4_294_967_296.0).floor() as u32);
+    }
+
+    #[test]
+    fn sample_matches_rng_u32_per_bit() {
+        let d = 203;
+        let p: Vec<f64> = (0..d).map(|i| (i as f64 + 0.5) / d as f64).collect();
+        let th = thresholds(&p);
+        let mut g = vec![0u64; words_for(d)];
+        sample_genome(&th, 99, 4, 17, &mut g);
+        for i in 0..d {
+            let expect = rng::rng_u32(99, 4, 17, i as u32) < th[i];
+            assert_eq!(bit(&g, i), expect, "bit {i}");
+        }
+        // Bits past the genome stay zero.
+        assert_eq!(g[words_for(d) - 1] >> (d % 64), 0);
+    }
+
+    #[test]
+    fn reductions_match_direct_sums() {
+        let d = 130;
+        let pop = 7;
+        let th = thresholds(&vec![0.4; d]);
+        let words = words_for(d);
+        let mut gs = vec![0u64; words * pop];
+        for k in 0..pop {
+            sample_genome(&th, 1, 0, k as u32, &mut gs[k * words..(k + 1) * words]);
+        }
+        let u: Vec<f64> = (0..pop).map(|k| k as f64 / 6.0 - 0.5).collect();
+        let r = reductions(&gs, d, &u);
+        for i in 0..d {
+            let mut a = 0.0;
+            let mut b = 0.0;
+            for k in 0..pop {
+                if bit(&gs[k * words..], i) {
+                    a += u[k];
+                    b += u[k] * u[k];
+                }
+            }
+            assert_eq!(r.a[i], a);
+            assert_eq!(r.b[i], b);
+        }
+        assert_eq!(r.population, pop);
+    }
+}

@@ -1,0 +1,1 @@
+//! The wgpu backend: WGSL compute kernels that simulate whole populations.
