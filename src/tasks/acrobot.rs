@@ -7,29 +7,29 @@ use super::{
 };
 use std::f64::consts::PI;
 
-/// Integration time per step [s].
+/// Integration time per step (s).
 pub const DT: f64 = 0.2;
-/// Length of link 1 [m].
+/// Length of link 1 (m).
 pub const LINK_LENGTH_1: f64 = 1.0;
-/// Mass of link 1 [kg].
+/// Mass of link 1 (kg).
 pub const LINK_MASS_1: f64 = 1.0;
-/// Mass of link 2 [kg].
+/// Mass of link 2 (kg).
 pub const LINK_MASS_2: f64 = 1.0;
-/// Centre of mass of link 1, from its pivot [m].
+/// Centre of mass of link 1, from its pivot (m).
 pub const LINK_COM_POS_1: f64 = 0.5;
-/// Centre of mass of link 2, from its pivot [m].
+/// Centre of mass of link 2, from its pivot (m).
 pub const LINK_COM_POS_2: f64 = 0.5;
 /// Moment of inertia of either link.
 pub const LINK_MOI: f64 = 1.0;
-/// Gravity [m/s^2].
+/// Gravity (m/s^2).
 pub const GRAVITY: f64 = 9.8;
-/// Bound on |dtheta1| [rad/s].
+/// Bound on |dtheta1| (rad/s).
 pub const MAX_VEL_1: f64 = 4.0 * PI;
-/// Bound on |dtheta2| [rad/s].
+/// Bound on |dtheta2| (rad/s).
 pub const MAX_VEL_2: f64 = 9.0 * PI;
 /// Torque for actions 0, 1, 2.
 pub const AVAIL_TORQUE: [f64; 3] = [-1.0, 0.0, 1.0];
-/// Reset draws every state variable uniformly from [-RESET_BOUND, RESET_BOUND).
+/// Reset draws every state variable uniformly from `[-RESET_BOUND, RESET_BOUND)`.
 pub const RESET_BOUND: f64 = 0.1;
 /// TimeLimit of Acrobot-v1.
 pub const MAX_EPISODE_STEPS: usize = 500;
@@ -37,13 +37,13 @@ pub const MAX_EPISODE_STEPS: usize = 500;
 /// The simulator state, in Gymnasium's order.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AcrobotState {
-    /// Angle of link 1 from hanging down [rad], wrapped to [-pi, pi].
+    /// Angle of link 1 from hanging down (rad), wrapped to `[-pi, pi]`.
     pub theta1: f64,
-    /// Angle of link 2 relative to link 1 [rad], wrapped to [-pi, pi].
+    /// Angle of link 2 relative to link 1 (rad), wrapped to `[-pi, pi]`.
     pub theta2: f64,
-    /// Angular velocity of link 1 [rad/s].
+    /// Angular velocity of link 1 (rad/s).
     pub dtheta1: f64,
-    /// Angular velocity of link 2 [rad/s].
+    /// Angular velocity of link 2 (rad/s).
     pub dtheta2: f64,
 }
 
@@ -89,7 +89,7 @@ fn axpy(s: AcrobotState, h: f64, k: AcrobotState) -> AcrobotState {
     }
 }
 
-/// One classical RK4 step over [0, DT], combined as Gymnasium's `rk4` does:
+/// One classical RK4 step over `[0, DT]`, combined as Gymnasium's `rk4` does:
 /// `y0 + dt / 6 * (k1 + 2 k2 + 2 k3 + k4)`.
 pub fn acrobot_rk4(s: AcrobotState, torque: f64) -> AcrobotState {
     let dt = DT;

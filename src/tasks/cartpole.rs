@@ -6,19 +6,19 @@ use super::{
     TimeLimit,
 };
 
-/// Gravity [m/s^2].
+/// Gravity (m/s^2).
 pub const GRAVITY: f64 = 9.8;
-/// Cart mass [kg].
+/// Cart mass (kg).
 pub const MASS_CART: f64 = 1.0;
-/// Pole mass [kg].
+/// Pole mass (kg).
 pub const MASS_POLE: f64 = 0.1;
 /// Cart plus pole mass.
 pub const TOTAL_MASS: f64 = MASS_POLE + MASS_CART;
-/// Half the pole's length [m] (Gymnasium calls it `length`).
+/// Half the pole's length, in m (Gymnasium's `length`).
 pub const HALF_LENGTH: f64 = 0.5;
 /// Pole mass times half length.
 pub const POLEMASS_LENGTH: f64 = MASS_POLE * HALF_LENGTH;
-/// Magnitude of the push [N].
+/// Magnitude of the push (N).
 pub const FORCE_MAG: f64 = 10.0;
 /// Seconds per step.
 pub const TAU: f64 = 0.02;
@@ -26,7 +26,7 @@ pub const TAU: f64 = 0.02;
 pub const THETA_THRESHOLD: f64 = 12.0 * 2.0 * std::f64::consts::PI / 360.0;
 /// |x| beyond this terminates.
 pub const X_THRESHOLD: f64 = 2.4;
-/// Reset draws every state variable uniformly from [-RESET_BOUND, RESET_BOUND).
+/// Reset draws every state variable uniformly from `[-RESET_BOUND, RESET_BOUND)`.
 pub const RESET_BOUND: f64 = 0.05;
 /// TimeLimit of CartPole-v1.
 pub const MAX_EPISODE_STEPS: usize = 500;
@@ -34,13 +34,13 @@ pub const MAX_EPISODE_STEPS: usize = 500;
 /// The simulator state, in Gymnasium's order.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CartPoleState {
-    /// Cart position [m].
+    /// Cart position (m).
     pub x: f64,
-    /// Cart velocity [m/s].
+    /// Cart velocity (m/s).
     pub x_dot: f64,
-    /// Pole angle from upright [rad].
+    /// Pole angle from upright (rad).
     pub theta: f64,
-    /// Pole angular velocity [rad/s].
+    /// Pole angular velocity (rad/s).
     pub theta_dot: f64,
 }
 
@@ -71,10 +71,10 @@ pub fn cartpole_terminated(s: CartPoleState) -> bool {
         || s.theta > THETA_THRESHOLD
 }
 
-/// CartPole-v1, or with `position_only` the memory variant that observes [x, theta].
+/// CartPole-v1, or with `position_only` the memory variant that observes `[x, theta]`.
 #[derive(Debug, Clone)]
 pub struct CartPole {
-    /// Observe only [x, theta] (`cartpole-pos`).
+    /// Observe only `[x, theta]` (`cartpole-pos`).
     pub position_only: bool,
     /// Current simulator state.
     pub state: CartPoleState,

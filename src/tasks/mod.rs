@@ -92,7 +92,7 @@ pub trait Task: Send {
     /// Gymnasium's TimeLimit for this task (the step at which `truncated` becomes true).
     fn max_episode_steps(&self) -> usize;
     /// Starts an episode: draws the initial state from `uniform` (each call returns an
-    /// independent uniform sample in [0, 1)), resets the step counter.
+    /// independent uniform sample in `[0, 1)`), resets the step counter.
     fn reset(&mut self, uniform: &mut dyn FnMut() -> f64);
     /// Writes the current observation into `obs` (length `obs_dim()`).
     fn observe(&self, obs: &mut [f64]);
@@ -220,7 +220,7 @@ pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
     }
 }
 
-/// NumPy's `uniform(low, high)` given a uniform sample `u` in [0, 1).
+/// NumPy's `uniform(low, high)` given a uniform sample `u` in `[0, 1)`.
 pub(crate) fn uniform_in(low: f64, high: f64, u: f64) -> f64 {
     low + (high - low) * u
 }

@@ -27,7 +27,7 @@ pub const GRAVITY_COEF: f64 = 0.0025;
 pub const GOAL_REWARD: f64 = 100.0;
 /// Action cost coefficient.
 pub const ACTION_COST: f64 = 0.1;
-/// Reset draws the position from [RESET_LOW, RESET_HIGH) (velocity starts at 0).
+/// Reset draws the position from `[RESET_LOW, RESET_HIGH)` (velocity starts at 0).
 pub const RESET_LOW: f64 = -0.6;
 /// See [`RESET_LOW`].
 pub const RESET_HIGH: f64 = -0.4;

@@ -7,21 +7,21 @@ use super::{
 };
 use std::f64::consts::PI;
 
-/// Gravity [m/s^2] (Gymnasium's default `g`).
+/// Gravity (m/s^2) (Gymnasium's default `g`).
 pub const GRAVITY: f64 = 10.0;
-/// Pendulum mass [kg].
+/// Pendulum mass (kg).
 pub const MASS: f64 = 1.0;
-/// Pendulum length [m].
+/// Pendulum length (m).
 pub const LENGTH: f64 = 1.0;
 /// Seconds per step.
 pub const DT: f64 = 0.05;
-/// Actions are clipped to [-MAX_TORQUE, MAX_TORQUE].
+/// Actions are clipped to `[-MAX_TORQUE, MAX_TORQUE]`.
 pub const MAX_TORQUE: f64 = 2.0;
-/// Angular velocity is clipped to [-MAX_SPEED, MAX_SPEED].
+/// Angular velocity is clipped to `[-MAX_SPEED, MAX_SPEED]`.
 pub const MAX_SPEED: f64 = 8.0;
-/// Reset draws theta from [-RESET_THETA, RESET_THETA).
+/// Reset draws theta from `[-RESET_THETA, RESET_THETA)`.
 pub const RESET_THETA: f64 = PI;
-/// Reset draws thetadot from [-RESET_THETADOT, RESET_THETADOT).
+/// Reset draws thetadot from `[-RESET_THETADOT, RESET_THETADOT)`.
 pub const RESET_THETADOT: f64 = 1.0;
 /// TimeLimit of Pendulum-v1.
 pub const MAX_EPISODE_STEPS: usize = 200;
@@ -29,9 +29,9 @@ pub const MAX_EPISODE_STEPS: usize = 200;
 /// The simulator state, in Gymnasium's order.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PendulumState {
-    /// Angle from upright [rad]; not wrapped (only the cost normalises it).
+    /// Angle from upright (rad); not wrapped (only the cost normalises it).
     pub theta: f64,
-    /// Angular velocity [rad/s].
+    /// Angular velocity (rad/s).
     pub thetadot: f64,
 }
 
