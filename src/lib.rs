@@ -14,3 +14,6 @@ pub mod network;
 pub mod optimizer;
 pub mod rng;
 pub mod tasks;
+pub mod checkpoint;
+pub mod train;
+pub mod bench;
