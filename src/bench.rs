@@ -56,7 +56,9 @@ impl BenchRecord {
             substeps: shape.substeps,
             seconds,
             env_steps_per_s: eps,
-            synapse_substeps_per_s: eps * shape.substeps as f64 * (shape.neurons * shape.neurons) as f64,
+            synapse_substeps_per_s: eps
+                * shape.substeps as f64
+                * (shape.neurons * shape.neurons) as f64,
         }
     }
 }
@@ -74,7 +76,14 @@ pub fn random_observation(seed: u64, member: u32, step: u32, x: &mut [f32]) {
 
 /// CPU network mode: `population` members with genomes at p = 0.5 run `env_steps`
 /// network steps on random observations; returns the seconds of the stepping alone.
-pub fn cpu_network(cfg: &NetworkConfig, obs_dim: usize, act_dim: usize, population: usize, env_steps: usize, seed: u64) -> f64 {
+pub fn cpu_network(
+    cfg: &NetworkConfig,
+    obs_dim: usize,
+    act_dim: usize,
+    population: usize,
+    env_steps: usize,
+    seed: u64,
+) -> f64 {
     let shape = Shape::new(cfg, obs_dim, act_dim);
     let c = Constants::new(cfg, &shape);
     let dim = shape.layout().len();

@@ -93,7 +93,8 @@ impl Checkpoint {
             .iter()
             .position(|&b| b == b'\n')
             .ok_or_else(|| corrupt("no header line".into()))?;
-        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt("header is not text".into()))?;
+        let header =
+            std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt("header is not text".into()))?;
         let mut parts = header.split(' ');
         if parts.next() != Some(MAGIC) {
             return Err(corrupt("not a satr checkpoint".into()));
@@ -111,10 +112,14 @@ impl Checkpoint {
         let len: usize = field(parts.next(), "len")?
             .parse()
             .map_err(|_| corrupt("bad length".into()))?;
-        let crc = u32::from_str_radix(&field(parts.next(), "crc32")?, 16).map_err(|_| corrupt("bad checksum field".into()))?;
+        let crc = u32::from_str_radix(&field(parts.next(), "crc32")?, 16)
+            .map_err(|_| corrupt("bad checksum field".into()))?;
         let body = &bytes[nl + 1..];
         if body.len() != len {
-            return Err(corrupt(format!("expected {len} bytes of data, found {}", body.len())));
+            return Err(corrupt(format!(
+                "expected {len} bytes of data, found {}",
+                body.len()
+            )));
         }
         if crc32fast::hash(body) != crc {
             return Err(corrupt("checksum mismatch".into()));

@@ -56,7 +56,11 @@ impl std::str::FromStr for Backend {
             "auto" => Ok(Backend::Auto),
             "gpu" => Ok(Backend::Gpu),
             "cpu" => Ok(Backend::Cpu),
-            other => Err(ConfigError::range("backend", format!("\"{other}\""), "\"auto\", \"gpu\" or \"cpu\"")),
+            other => Err(ConfigError::range(
+                "backend",
+                format!("\"{other}\""),
+                "\"auto\", \"gpu\" or \"cpu\"",
+            )),
         }
     }
 }
@@ -154,13 +158,15 @@ impl Config {
     /// Parses a TOML document, applies `key=value` overrides (dotted keys, TOML values;
     /// a bare word is taken as a string), and validates the result.
     pub fn from_toml_with_overrides(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for o in overrides {
             apply_override(&mut table, o)?;
         }
         // Round-trip through text so errors carry the key and a snippet of the line.
         let resolved = toml::to_string(&table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let cfg: Config = toml::from_str(&resolved).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let cfg: Config =
+            toml::from_str(&resolved).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -168,12 +174,15 @@ impl Config {
     /// Reads a config file (or the defaults when `path` is `None`) with overrides.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p)
-                .map_err(|e| ConfigError::Invalid(format!("cannot read config {}: {e}", p.display())))?,
+            Some(p) => std::fs::read_to_string(p).map_err(|e| {
+                ConfigError::Invalid(format!("cannot read config {}: {e}", p.display()))
+            })?,
             None => String::new(),
         };
         Self::from_toml_with_overrides(&text, overrides).map_err(|e| match (path, e) {
-            (Some(p), ConfigError::Invalid(m)) => ConfigError::Invalid(format!("{}: {m}", p.display())),
+            (Some(p), ConfigError::Invalid(m)) => {
+                ConfigError::Invalid(format!("{}: {m}", p.display()))
+            }
             (_, e) => e,
         })
     }
@@ -218,11 +227,19 @@ impl Config {
             ));
         }
         if !(e.clip_obs.is_finite() && e.clip_obs > 0.0) {
-            return Err(ConfigError::range("evaluation.clip_obs", e.clip_obs, "a finite number > 0"));
+            return Err(ConfigError::range(
+                "evaluation.clip_obs",
+                e.clip_obs,
+                "a finite number > 0",
+            ));
         }
         if let Some(t) = self.run.target_return {
             if !t.is_finite() {
-                return Err(ConfigError::range("run.target_return", t, "a finite number"));
+                return Err(ConfigError::range(
+                    "run.target_return",
+                    t,
+                    "a finite number",
+                ));
             }
         }
         self.network.validate()?;
@@ -251,9 +268,9 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError
         let entry = cur
             .entry(part.to_string())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("--set `{key}`: `{part}` is not a section")))?;
+        cur = entry.as_table_mut().ok_or_else(|| {
+            ConfigError::Invalid(format!("--set `{key}`: `{part}` is not a section"))
+        })?;
     }
     cur.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
@@ -275,7 +292,11 @@ mod tests {
     fn overrides_apply() {
         let c = Config::from_toml_with_overrides(
             "seed = 3\n[network]\nneurons = 64\n",
-            &["optimizer.epsilon=2.5".into(), "task=pendulum".into(), "network.neurons=32".into()],
+            &[
+                "optimizer.epsilon=2.5".into(),
+                "task=pendulum".into(),
+                "network.neurons=32".into(),
+            ],
         )
         .unwrap();
         assert_eq!(c.seed, 3);
@@ -291,7 +312,10 @@ mod tests {
         let e = Config::from_toml_with_overrides("population = \"many\"", &[]).unwrap_err();
         assert!(e.to_string().contains("population"), "{e}");
         let e = Config::from_toml_with_overrides("population = 1", &[]).unwrap_err();
-        assert!(e.to_string().contains("population") && e.to_string().contains("2.."), "{e}");
+        assert!(
+            e.to_string().contains("population") && e.to_string().contains("2.."),
+            "{e}"
+        );
         let e = Config::from_toml_with_overrides("task = \"nope\"", &[]).unwrap_err();
         assert!(e.to_string().contains("cartpole"), "{e}");
         let e = Config::from_toml_with_overrides("[evaluation]\nclip_obs = -1.0", &[]).unwrap_err();

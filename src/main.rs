@@ -17,7 +17,11 @@ use satr::tasks::{self, make_task, TASK_NAMES};
 use satr::train::{self, RunDir, RunOptions, Trainer};
 
 #[derive(Parser)]
-#[command(name = "satr", version, about = "Train binary RSNN policies with Signal-Adaptive Trust Regions")]
+#[command(
+    name = "satr",
+    version,
+    about = "Train binary RSNN policies with Signal-Adaptive Trust Regions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -156,8 +160,14 @@ fn real_main() -> Result<()> {
             steps,
             task,
             repeat,
-        } => cmd_bench(backend, mode, json, population, neurons, obs_dim, act_dim, steps, &task, repeat),
-        Command::Replay { task, state, actions } => cmd_replay(&task, &state, &actions),
+        } => cmd_bench(
+            backend, mode, json, population, neurons, obs_dim, act_dim, steps, &task, repeat,
+        ),
+        Command::Replay {
+            task,
+            state,
+            actions,
+        } => cmd_replay(&task, &state, &actions),
     }
 }
 
@@ -295,7 +305,10 @@ fn cmd_info(json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
         println!("satr {}", env!("CARGO_PKG_VERSION"));
-        println!("cpu: {} threads, popcnt+avx2 fast path: {}", info["threads"], info["cpu_fast_path"]);
+        println!(
+            "cpu: {} threads, popcnt+avx2 fast path: {}",
+            info["threads"], info["cpu_fast_path"]
+        );
         println!("tasks: {}", TASK_NAMES.join(", "));
         let adapters = info["gpu_adapters"].as_array().cloned().unwrap_or_default();
         if adapters.is_empty() {
@@ -343,10 +356,20 @@ fn cmd_bench(
     if want_cpu && mode != BenchMode::Generation {
         let shape = Shape::new(&cfg.network, obs_dim, act_dim);
         let secs = (0..repeat)
-            .map(|r| bench::cpu_network(&cfg.network, obs_dim, act_dim, population, steps, r as u64))
+            .map(|r| {
+                bench::cpu_network(&cfg.network, obs_dim, act_dim, population, steps, r as u64)
+            })
             .fold(f64::INFINITY, f64::min);
         let dev = format!("{} threads", rayon::current_num_threads());
-        records.push(BenchRecord::new("cpu", &dev, "network", &shape, population, (population * steps) as u64, secs));
+        records.push(BenchRecord::new(
+            "cpu",
+            &dev,
+            "network",
+            &shape,
+            population,
+            (population * steps) as u64,
+            secs,
+        ));
     }
     if want_cpu && mode != BenchMode::Network {
         cfg.backend = Backend::Cpu;
@@ -378,7 +401,15 @@ fn cmd_bench(
             }
         }
         let (secs, steps) = best.expect("repeat >= 1");
-        records.push(BenchRecord::new("cpu", &ev.describe(), "generation", &shape, population, steps, secs));
+        records.push(BenchRecord::new(
+            "cpu",
+            &ev.describe(),
+            "generation",
+            &shape,
+            population,
+            steps,
+            secs,
+        ));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);
@@ -397,9 +428,14 @@ fn cmd_replay(task: &str, state: &str, actions: &PathBuf) -> Result<()> {
     let mut t = make_task(task)?;
     let state: Vec<f64> = state
         .split(',')
-        .map(|s| s.trim().parse::<f64>().with_context(|| format!("--state value `{s}` is not a number")))
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--state value `{s}` is not a number"))
+        })
         .collect::<Result<_>>()?;
-    let text = std::fs::read_to_string(actions).with_context(|| format!("reading {}", actions.display()))?;
+    let text = std::fs::read_to_string(actions)
+        .with_context(|| format!("reading {}", actions.display()))?;
     let acts = tasks::replay::parse_actions(&t.action_space(), &text)?;
     for step in tasks::replay::replay(t.as_mut(), &state, &acts)? {
         println!("{}", serde_json::to_string(&step)?);

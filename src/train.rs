@@ -16,7 +16,9 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::{Backend, Config, ConfigError};
 use crate::cpu::CpuEvaluator;
 use crate::distribution;
-use crate::evaluation::{EngineError, GenerationRequest, Normalizer, ObsStats, PopulationEvaluator, TaskFactory};
+use crate::evaluation::{
+    EngineError, GenerationRequest, Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
+};
 use crate::network::Shape;
 use crate::optimizer::{self, Optimizer};
 use crate::tasks::{make_task, TaskError};
@@ -75,13 +77,19 @@ pub struct Metrics {
 pub fn task_factory(name: &str) -> Result<TaskFactory, TaskError> {
     make_task(name)?;
     let name = name.to_string();
-    Ok(Arc::new(move || make_task(&name).expect("task name checked when the factory was made")))
+    Ok(Arc::new(move || {
+        make_task(&name).expect("task name checked when the factory was made")
+    }))
 }
 
 /// The network shape of a config's task.
 pub fn shape_for(config: &Config) -> Result<Shape, TaskError> {
     let task = make_task(&config.task)?;
-    Ok(Shape::new(&config.network, task.obs_dim(), task.action_space().outputs()))
+    Ok(Shape::new(
+        &config.network,
+        task.obs_dim(),
+        task.action_space().outputs(),
+    ))
 }
 
 /// Builds the evaluator the config asks for (SPEC's backends behind one interface).
@@ -90,10 +98,14 @@ pub fn make_evaluator(config: &Config) -> Result<Box<dyn PopulationEvaluator>, T
     match config.backend {
         Backend::Cpu => Ok(Box::new(CpuEvaluator::new(&config.network, factory))),
         Backend::Auto => {
-            tracing::info!("backend auto: no GPU backend in this build path, using the CPU bitset engine");
+            tracing::info!(
+                "backend auto: no GPU backend in this build path, using the CPU bitset engine"
+            );
             Ok(Box::new(CpuEvaluator::new(&config.network, factory)))
         }
-        Backend::Gpu => Err(EngineError::Gpu("the GPU backend is not available in this build".into()).into()),
+        Backend::Gpu => {
+            Err(EngineError::Gpu("the GPU backend is not available in this build".into()).into())
+        }
     }
 }
 
@@ -113,7 +125,10 @@ pub struct Trainer {
 
 impl Trainer {
     /// A fresh run: `p = 0.5` everywhere (SPEC 2).
-    pub fn new(config: Config, evaluator: Box<dyn PopulationEvaluator>) -> Result<Self, TrainError> {
+    pub fn new(
+        config: Config,
+        evaluator: Box<dyn PopulationEvaluator>,
+    ) -> Result<Self, TrainError> {
         config.validate()?;
         let shape = shape_for(&config)?;
         let dim = shape.layout().len();
@@ -130,7 +145,10 @@ impl Trainer {
     }
 
     /// Continues from a checkpoint exactly where it stopped.
-    pub fn from_checkpoint(ck: Checkpoint, evaluator: Box<dyn PopulationEvaluator>) -> Result<Self, TrainError> {
+    pub fn from_checkpoint(
+        ck: Checkpoint,
+        evaluator: Box<dyn PopulationEvaluator>,
+    ) -> Result<Self, TrainError> {
         let mut t = Trainer::new(ck.config.clone(), evaluator)?;
         if ck.p.len() != t.p.len() {
             return Err(TrainError::Resume(format!(
@@ -140,11 +158,15 @@ impl Trainer {
             )));
         }
         if ck.obs_stats.mean.len() != t.obs_stats.mean.len() {
-            return Err(TrainError::Resume("observation statistics do not match the task".into()));
+            return Err(TrainError::Resume(
+                "observation statistics do not match the task".into(),
+            ));
         }
         let st = &ck.optimizer;
         if st.m.len() != ck.p.len() || st.v.len() != ck.p.len() {
-            return Err(TrainError::Resume("optimizer state does not match the genome length".into()));
+            return Err(TrainError::Resume(
+                "optimizer state does not match the genome length".into(),
+            ));
         }
         let p_min = ck.config.optimizer.p_min;
         if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
@@ -214,7 +236,8 @@ impl Trainer {
         let n = fit.train.len() as f64;
         Ok(Metrics {
             generation,
-            eval_return: (!fit.eval.is_empty()).then(|| fit.eval.iter().sum::<f64>() / fit.eval.len() as f64),
+            eval_return: (!fit.eval.is_empty())
+                .then(|| fit.eval.iter().sum::<f64>() / fit.eval.len() as f64),
             train_return_mean: fit.train.iter().sum::<f64>() / n,
             train_return_max: fit.train.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
             train_return_min: fit.train.iter().cloned().fold(f64::INFINITY, f64::min),
@@ -322,7 +345,11 @@ impl RunDir {
 }
 
 /// Runs `trainer` to `config.generations`, writing metrics and checkpoints into `dir`.
-pub fn run(trainer: &mut Trainer, dir: &RunDir, opts: &RunOptions) -> Result<RunSummary, TrainError> {
+pub fn run(
+    trainer: &mut Trainer,
+    dir: &RunDir,
+    opts: &RunOptions,
+) -> Result<RunSummary, TrainError> {
     let total = trainer.config.generations as u64;
     let bar = if opts.progress {
         indicatif::ProgressBar::new(total)
@@ -330,9 +357,11 @@ pub fn run(trainer: &mut Trainer, dir: &RunDir, opts: &RunOptions) -> Result<Run
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] gen {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] gen {pos}/{len} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_position(trainer.generation as u64);
     let metrics_path = dir.metrics_path();
@@ -354,7 +383,10 @@ pub fn run(trainer: &mut Trainer, dir: &RunDir, opts: &RunOptions) -> Result<Run
         let line = serde_json::to_string(&m).expect("metrics serialise");
         writeln!(metrics_file, "{line}").map_err(io(&metrics_path))?;
         metrics_file.flush().map_err(io(&metrics_path))?;
-        let eval = m.eval_return.map(|e| format!("{e:.1}")).unwrap_or_else(|| "-".into());
+        let eval = m
+            .eval_return
+            .map(|e| format!("{e:.1}"))
+            .unwrap_or_else(|| "-".into());
         bar.set_position(trainer.generation as u64);
         bar.set_message(format!(
             "eval {eval} train {:.1} kl {:.3} {:.0} env-steps/s",
@@ -402,7 +434,12 @@ pub fn resume(path: &Path, overrides: &[String]) -> Result<(Trainer, RunDir), Tr
     let run_dir = ck_path
         .parent()
         .and_then(Path::parent)
-        .ok_or_else(|| TrainError::Resume(format!("{} is not inside a run directory", ck_path.display())))?
+        .ok_or_else(|| {
+            TrainError::Resume(format!(
+                "{} is not inside a run directory",
+                ck_path.display()
+            ))
+        })?
         .to_path_buf();
     let evaluator = make_evaluator(&ck.config)?;
     let generation = ck.generation;
