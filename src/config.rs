@@ -134,15 +134,20 @@ pub struct Config {
     pub run: RunConfig,
 }
 
+/// The built-in default is the CartPole preset (`configs/cartpole.toml`); the network
+/// keys not set there keep SPEC 1's defaults.
 impl Default for Config {
     fn default() -> Self {
         Config {
             seed: 0,
             task: "cartpole".into(),
             backend: Backend::Auto,
-            generations: 100,
-            population: 256,
-            network: NetworkConfig::default(),
+            generations: 50,
+            population: 128,
+            network: NetworkConfig {
+                neurons: 64,
+                ..NetworkConfig::default()
+            },
             optimizer: OptimizerConfig::default(),
             evaluation: EvaluationConfig::default(),
             run: RunConfig::default(),

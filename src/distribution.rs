@@ -128,8 +128,8 @@ mod tests {
         let th = thresholds(&p);
         let mut g = vec![0u64; words_for(d)];
         sample_genome(&th, 99, 4, 17, &mut g);
-        for i in 0..d {
-            let expect = rng::rng_u32(99, 4, 17, i as u32) < th[i];
+        for (i, &t) in th.iter().enumerate() {
+            let expect = rng::rng_u32(99, 4, 17, i as u32) < t;
             assert_eq!(bit(&g, i), expect, "bit {i}");
         }
         // Bits past the genome stay zero.

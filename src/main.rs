@@ -11,7 +11,7 @@ use satr::bench::{self, BenchRecord};
 use satr::checkpoint::{self, Checkpoint};
 use satr::config::{Backend, Config};
 use satr::distribution;
-use satr::evaluation::{GenerationRequest, Normalizer, PopulationEvaluator};
+use satr::evaluation::{GenerationRequest, Normalizer};
 use satr::network::Shape;
 use satr::tasks::{self, make_task, TASK_NAMES};
 use satr::train::{self, RunDir, RunOptions, Trainer};

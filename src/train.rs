@@ -408,7 +408,7 @@ pub fn run(
         summary.generations = trainer.generation;
         let stop = opts.stop.load(Ordering::SeqCst);
         let finished = trainer.generation as usize >= trainer.config.generations || solved;
-        if stop || finished || (every > 0 && trainer.generation as usize % every == 0) {
+        if stop || finished || (every > 0 && (trainer.generation as usize).is_multiple_of(every)) {
             trainer.checkpoint().save(&dir.checkpoint_path())?;
         }
         if stop {
