@@ -131,7 +131,12 @@ fn random_state(name: &str, rng: &mut Rng, max_steps: u32) -> HostTaskState {
             if edge {
                 // Land (nearly) on a threshold after the step.
                 let sign = if rng.below(2) == 0 { -1.0 } else { 1.0 };
-                let jitter = rng.range(-1e-4, 1e-4) as f64;
+                // Some exactly on it (to f32 rounding), the rest within 1e-4.
+                let jitter = if rng.below(4) == 0 {
+                    0.0
+                } else {
+                    rng.range(-1e-4, 1e-4) as f64
+                };
                 if rng.below(2) == 0 {
                     x = (sign * 2.4 - 0.02 * x_dot as f64 + jitter) as f32;
                 } else {
@@ -176,6 +181,11 @@ fn random_state(name: &str, rng: &mut Rng, max_steps: u32) -> HostTaskState {
                 match rng.below(3) {
                     0 => s = vec![-1.2, rng.range(-0.07, 0.0)],
                     1 => s[0] = rng.range(0.40, 0.46),
+                    2 if rng.below(2) == 0 => {
+                        // Lands on the goal position (to f32 rounding) after the step.
+                        s[1] = rng.range(0.0, 0.01);
+                        s[0] = 0.45 - s[1];
+                    }
                     _ => s[0] = rng.range(-1.22, -1.1),
                 }
             }
@@ -461,6 +471,9 @@ fn steps_match_the_cpu_tasks() {
                 stats.merge(&entry);
             } else if threshold_margin(name, &post, &g.s) < 1.0 {
                 stats.excused += 1;
+                if stats.excused <= 2 {
+                    eprintln!("  excused (at a threshold): {ctx}: {}", failures.join("; "));
+                }
             } else {
                 panic!("{ctx}: {}", failures.join("; "));
             }
@@ -476,8 +489,12 @@ fn steps_match_the_cpu_tasks() {
             stats.over_plain,
             stats.worst_over_plain
         );
+        // About 1 in 32 cartpole states is built to land on a threshold to f32 rounding
+        // (and some mountain car states land near the goal); anything more is suspicious.
+        // (The f32 thresholds are the f64 ones rounded, 2.4f32 > 2.4, so the GPU keeps
+        // going where the CPU has just terminated.)
         assert!(
-            stats.excused <= BATCH / 50,
+            stats.excused <= BATCH / 16,
             "{name}: {} excused",
             stats.excused
         );

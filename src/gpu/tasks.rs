@@ -624,6 +624,105 @@ mod tests {
         }
     }
 
+    fn f32_constant(module: &naga::Module, name: &str) -> f32 {
+        match constant_literal(module, name) {
+            Some(naga::Literal::F32(v)) => v,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    /// Every physical constant of the shaders is the CPU's f64 constant rounded once to
+    /// f32 (naga folds abstract expressions such as `12.0 * 2.0 * pi / 360.0` in f64).
+    #[test]
+    fn shader_constants_are_the_cpu_constants_rounded_to_f32() {
+        use crate::tasks::{acrobot as a, cartpole as c, mountain_car as m, pendulum as p};
+        let pi = std::f64::consts::PI;
+        let check = |task: &str, pairs: &[(&str, f64)]| {
+            let module = validate_wgsl(task, task_wgsl(task).unwrap()).unwrap();
+            for &(name, cpu) in pairs {
+                assert_eq!(f32_constant(&module, name), cpu as f32, "{task}: {name}");
+            }
+        };
+        let cartpole = [
+            ("CARTPOLE_GRAVITY", c::GRAVITY),
+            ("CARTPOLE_MASS_CART", c::MASS_CART),
+            ("CARTPOLE_MASS_POLE", c::MASS_POLE),
+            ("CARTPOLE_TOTAL_MASS", c::TOTAL_MASS),
+            ("CARTPOLE_HALF_LENGTH", c::HALF_LENGTH),
+            ("CARTPOLE_POLEMASS_LENGTH", c::POLEMASS_LENGTH),
+            ("CARTPOLE_FORCE_MAG", c::FORCE_MAG),
+            ("CARTPOLE_TAU", c::TAU),
+            ("CARTPOLE_THETA_THRESHOLD", c::THETA_THRESHOLD),
+            ("CARTPOLE_X_THRESHOLD", c::X_THRESHOLD),
+            ("CARTPOLE_RESET_BOUND", c::RESET_BOUND),
+        ];
+        check("cartpole", &cartpole);
+        check("cartpole-pos", &cartpole);
+        check(
+            "acrobot",
+            &[
+                ("ACROBOT_PI", pi),
+                ("ACROBOT_DT", a::DT),
+                ("ACROBOT_L1", a::LINK_LENGTH_1),
+                ("ACROBOT_M1", a::LINK_MASS_1),
+                ("ACROBOT_M2", a::LINK_MASS_2),
+                ("ACROBOT_LC1", a::LINK_COM_POS_1),
+                ("ACROBOT_LC2", a::LINK_COM_POS_2),
+                ("ACROBOT_I1", a::LINK_MOI),
+                ("ACROBOT_I2", a::LINK_MOI),
+                ("ACROBOT_G", a::GRAVITY),
+                ("ACROBOT_MAX_VEL_1", a::MAX_VEL_1),
+                ("ACROBOT_MAX_VEL_2", a::MAX_VEL_2),
+                ("ACROBOT_RESET_BOUND", a::RESET_BOUND),
+            ],
+        );
+        check(
+            "pendulum",
+            &[
+                ("PENDULUM_PI", pi),
+                ("PENDULUM_G", p::GRAVITY),
+                ("PENDULUM_M", p::MASS),
+                ("PENDULUM_L", p::LENGTH),
+                ("PENDULUM_DT", p::DT),
+                ("PENDULUM_MAX_TORQUE", p::MAX_TORQUE),
+                ("PENDULUM_MAX_SPEED", p::MAX_SPEED),
+                ("PENDULUM_RESET_THETADOT", p::RESET_THETADOT),
+                ("PENDULUM_TWO_PI_HI", 6.28125),
+                ("PENDULUM_TWO_PI_LO", 2.0 * pi - 6.28125),
+            ],
+        );
+        assert_eq!(p::RESET_THETA, pi);
+        check(
+            "mountaincar-continuous",
+            &[
+                ("MOUNTAINCAR_MIN_ACTION", m::MIN_ACTION),
+                ("MOUNTAINCAR_MAX_ACTION", m::MAX_ACTION),
+                ("MOUNTAINCAR_MIN_POSITION", m::MIN_POSITION),
+                ("MOUNTAINCAR_MAX_POSITION", m::MAX_POSITION),
+                ("MOUNTAINCAR_MAX_SPEED", m::MAX_SPEED),
+                ("MOUNTAINCAR_GOAL_POSITION", m::GOAL_POSITION),
+                ("MOUNTAINCAR_GOAL_VELOCITY", m::GOAL_VELOCITY),
+                ("MOUNTAINCAR_POWER", m::POWER),
+                ("MOUNTAINCAR_GRAVITY_COEF", m::GRAVITY_COEF),
+                ("MOUNTAINCAR_GOAL_REWARD", m::GOAL_REWARD),
+                ("MOUNTAINCAR_ACTION_COST", m::ACTION_COST),
+                ("MOUNTAINCAR_RESET_LOW", m::RESET_LOW),
+                ("MOUNTAINCAR_RESET_HIGH", m::RESET_HIGH),
+            ],
+        );
+        // HI is exact in 8 bits, so k * HI is exact for |k| < 2^16.
+        assert_eq!(6.28125f32.to_bits() & 0xFFFF, 0);
+    }
+
+    #[test]
+    fn the_kernel_workgroup_size_matches_the_shader() {
+        let module = validate_wgsl("kernel", &compose_kernel_source("pendulum").unwrap()).unwrap();
+        assert_eq!(
+            constant_literal(&module, "STEP_WORKGROUP"),
+            Some(naga::Literal::U32(TASK_KERNEL_WORKGROUP))
+        );
+    }
+
     #[test]
     fn cartpole_variants_share_their_dynamics_word_for_word() {
         let block = |src: &'static str| {
