@@ -16,7 +16,8 @@ use satr::tasks::{make_task, ActionSpace, Task, TASK_NAMES};
 /// Relative tolerance of a GPU step against the CPU step.
 const REL: f64 = 1e-5;
 /// Absolute floor of the step tolerance, as a fraction of each quantity's natural scale
-/// (see `scales`): a value near 0 is compared at `REL * scale` instead of `REL * |value|`.
+/// (see `state_scales`, `obs_scales`, `reward_scale`; e.g. 1e-5 * 2.4 m for the cart
+/// position, 1e-5 * 9 pi for Acrobot's dtheta2): a value near 0 is compared at `REL * scale` instead of `REL * |value|`.
 /// Needed because f32 rounding errors of the inputs to a difference (say `x + tau * x_dot`
 /// with the terms cancelling) are relative to the terms, not to the result.
 const ABS_OF_SCALE: f64 = REL;
@@ -700,20 +701,23 @@ fn mean_returns_match_the_cpu_tasks() {
 
 #[test]
 fn the_adapter_backend_is_the_requested_one() {
-    let Some((device, _)) = gpu() else { return };
-    // A device exists; with WGPU_BACKEND set, the adapter must be of that backend.
-    let _ = device.limits();
-    if let Ok(want) = std::env::var("WGPU_BACKEND") {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter =
-            pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-                .unwrap();
-        let got = format!("{:?}", adapter.get_info().backend).to_lowercase();
-        assert!(
-            want.to_lowercase().contains(&got),
-            "WGPU_BACKEND={want}, adapter {got}"
-        );
+    let Some(_) = gpu() else { return };
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .unwrap();
+    let got = adapter.get_info().backend;
+    match std::env::var("WGPU_BACKEND") {
+        Ok(want) => {
+            let got = format!("{got:?}").to_lowercase();
+            assert!(
+                want.to_lowercase().contains(&got),
+                "WGPU_BACKEND={want}, adapter {got}"
+            );
+        }
+        // The crate builds wgpu with the Vulkan backend only.
+        Err(_) => assert_eq!(got, wgpu::Backend::Vulkan),
     }
 }
 
