@@ -249,26 +249,44 @@ fn neuron_update(
     rate: &mut [f32],
     words: &mut [u64],
 ) {
-    words.fill(0);
-    for (q, ((((v, i_syn), rate), &i_in), &cnt)) in v
-        .iter_mut()
-        .zip(i_syn.iter_mut())
-        .zip(rate.iter_mut())
-        .zip(i_in)
-        .zip(counts)
-        .enumerate()
-    {
-        let i_spk = c.r_h * cnt as f32;
-        let syn = c.alpha_syn * *i_syn + i_spk;
-        *i_syn = syn;
-        let target = c.v_reset + syn + i_in;
-        let vn = target + c.alpha_v * (*v - target);
-        let spike = vn > c.v_threshold;
-        *v = if spike { c.v_reset } else { vn };
-        let r_t = if spike { r_spike } else { 0.0 };
-        *rate = r_t + c.alpha_out * (*rate - r_t);
-        words[q / 64] |= (spike as u64) << (q % 64);
+    // Two passes: the arithmetic vectorises cleanly when spikes go to a byte mask first,
+    // then the mask is packed 64 neurons at a time.
+    let mut flags = [0u8; 64];
+    for (w, word) in words.iter_mut().enumerate() {
+        let lo = w * 64;
+        let hi = (lo + 64).min(v.len());
+        let len = hi - lo;
+        for (((((v, i_syn), rate), &i_in), &cnt), f) in v[lo..hi]
+            .iter_mut()
+            .zip(i_syn[lo..hi].iter_mut())
+            .zip(rate[lo..hi].iter_mut())
+            .zip(&i_in[lo..hi])
+            .zip(&counts[lo..hi])
+            .zip(flags.iter_mut())
+        {
+            let i_spk = c.r_h * cnt as f32;
+            let syn = c.alpha_syn * *i_syn + i_spk;
+            *i_syn = syn;
+            let target = c.v_reset + syn + i_in;
+            let vn = target + c.alpha_v * (*v - target);
+            let spike = vn > c.v_threshold;
+            *v = if spike { c.v_reset } else { vn };
+            let r_t = if spike { r_spike } else { 0.0 };
+            *rate = r_t + c.alpha_out * (*rate - r_t);
+            *f = spike as u8;
+        }
+        *word = pack_flags(&flags[..len]);
     }
+}
+
+/// Packs up to 64 0/1 bytes into a word (byte `b` -> bit `b`).
+#[inline(always)]
+fn pack_flags(flags: &[u8]) -> u64 {
+    let mut word = 0u64;
+    for (b, &f) in flags.iter().enumerate() {
+        word |= (f as u64) << b;
+    }
+    word
 }
 
 /// Output projection after the last substep: `out[k] = R_out * sum_n rate[n] W_out[n][k]`,

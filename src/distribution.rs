@@ -50,7 +50,8 @@ pub fn sample_genome(thresholds: &[u32], seed: u64, generation: u32, member: u32
         let end = (base + 64).min(d);
         let mut i = base;
         while i < end {
-            let r = rng::philox4x32_10([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
+            let r =
+                rng::philox4x32_10_wide([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
             for (lane, r) in r.iter().enumerate() {
                 let j = i + lane;
                 if j < end && *r < thresholds[j] {
