@@ -14,6 +14,7 @@ struct Constants {
     v_threshold: f32,
     spike_rate: f32,
     v_span: f32,
+    // Always 0.0 (Constants::new): its bits are the opaque zero of `rounded`.
     _pad0: f32,
     _pad1: f32,
 }
@@ -85,6 +86,15 @@ fn stream_word(tag: u32, episode: u32) -> u32 {
 // Uniform in [0, 1) from the top 24 bits: exact in f32, as rng::unit_f32.
 fn unit_f32(word: u32) -> f32 {
     return f32(word >> 8u) * (1.0 / 16777216.0);
+}
+
+// Keeps a product from being fused into a following add (FMA). WGSL has no
+// `precise`, and drivers may contract `a * b + c` (NVIDIA's do; lavapipe 22.3 was
+// measured not to), while the CPU engine rounds the product first. Or-ing the bits
+// with a value the compiler cannot see (`zero`, a uniform that is always 0) makes the
+// product opaque, so it is rounded to f32 on its own, exactly as on the CPU.
+fn rounded(x: f32, zero: u32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(x) | zero);
 }
 
 // Linear index of a workgroup in a 2-D grid of `grid_x` columns.

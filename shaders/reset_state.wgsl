@@ -20,7 +20,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var n = lid; n < N; n += WG) {
         let r = philox4x32_10(vec4<u32>(n >> 2u, member, params.generation, stream), key);
         let u = unit_f32(r[n & 3u]);
-        state[base + OFF_V + n] = bitcast<u32>(c.v_reset + c.v_span * u);
+        state[base + OFF_V + n] = bitcast<u32>(c.v_reset + rounded(c.v_span * u, bitcast<u32>(c._pad0)));
         state[base + OFF_SYN + n] = 0u;
         state[base + OFF_RATE + n] = 0u;
         state[base + OFF_IIN + n] = 0u;

@@ -43,6 +43,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         return;
     }
     let c = params.c;
+    let z0 = bitcast<u32>(c._pad0);
     let net = local * NET_WORDS;
     let st = local * STATE_WORDS;
 
@@ -107,15 +108,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 }
                 cnt[r] = count;
                 let r_spike = select(-c.spike_rate, c.spike_rate, n < N_EXC);
-                let i_spk = c.r_h * f32(count);
-                let syn_new = c.alpha_syn * syn[r] + i_spk;
+                // Each product is rounded on its own (`rounded`), as on the CPU.
+                let i_spk = rounded(c.r_h * f32(count), z0);
+                let syn_new = rounded(c.alpha_syn * syn[r], z0) + i_spk;
                 syn[r] = syn_new;
                 let v_target = c.v_reset + syn_new + iin[r];
-                let vn = v_target + c.alpha_v * (v[r] - v_target);
+                let vn = v_target + rounded(c.alpha_v * (v[r] - v_target), z0);
                 let spike = vn > c.v_threshold;
                 v[r] = select(vn, c.v_reset, spike);
                 let r_t = select(0.0, r_spike, spike);
-                rate[r] = r_t + c.alpha_out * (rate[r] - r_t);
+                rate[r] = r_t + rounded(c.alpha_out * (rate[r] - r_t), z0);
                 if (spike) {
                     if (n < N_EXC) {
                         atomicOr(&spikes[nxt + (n >> 5u)], 1u << (n & 31u));

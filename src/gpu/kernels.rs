@@ -371,6 +371,12 @@ impl GpuNetwork {
         trace: bool,
     ) -> Result<Self, EngineError> {
         let plan = NetPlan::new(shape, &ctx.limits, opts)?;
+        // The kernels use the padding's bits as an opaque zero (`rounded` in common.wgsl).
+        let constants = Constants {
+            _pad0: 0.0,
+            _pad1: 0.0,
+            ..constants
+        };
         let max = plan.max_chunk(&ctx.limits)?;
         if capacity > max {
             return Err(EngineError::TooLarge(format!(
