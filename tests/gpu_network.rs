@@ -292,3 +292,20 @@ fn impossible_sizes_are_refused_before_allocation() {
         Ok(_) => panic!("expected TooLarge"),
     }
 }
+
+#[test]
+fn bench_network_times_the_steps() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 64,
+        ..Default::default()
+    };
+    let s = satr::gpu::bench_network(&ctx, &cfg, 4, 2, 13, 2, 5).unwrap();
+    assert!(s > 0.0 && s.is_finite(), "{s}");
+    let members = 13.0 * 2.0 * 33.0 * 64.0 * 64.0;
+    eprintln!(
+        "{}: {:.3e} synapse-substeps/s (N 64, P 13)",
+        ctx.describe(),
+        members / s
+    );
+}
