@@ -1,0 +1,160 @@
+//! The wgpu device every kernel runs on, created once per process (or per test).
+
+use serde::Serialize;
+
+use crate::evaluation::EngineError;
+
+/// A device and queue with the adapter's description and the limits the device was
+/// created with (the adapter's own limits, so real GPUs are not held to WebGPU's
+/// defaults and nothing is hard-coded for lavapipe).
+#[derive(Debug, Clone)]
+pub struct GpuContext {
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// Name, backend, device type and driver of the adapter.
+    pub adapter_info: wgpu::AdapterInfo,
+    /// The limits in force on `device`.
+    pub limits: wgpu::Limits,
+}
+
+/// One adapter as `satr info` reports it: identity plus the limits that bound the
+/// population size and the network size.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterReport {
+    /// Position in the enumeration order (what `SATR_ADAPTER=<index>` selects).
+    pub index: usize,
+    pub name: String,
+    /// `Vulkan`, `Metal`, `Dx12`, `Gl`, ...
+    pub backend: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `Cpu`, ...
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// Bytes one storage binding may span: bounds the members per chunk.
+    pub max_storage_buffer_binding_size: u64,
+    /// Bytes one buffer may hold.
+    pub max_buffer_size: u64,
+    /// Bytes of workgroup memory: bounds the neurons whose columns stay on chip.
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Workgroups per grid dimension: bounds the members per dispatch.
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_storage_buffers_per_shader_stage: u32,
+}
+
+fn instance() -> wgpu::Instance {
+    // From the environment so WGPU_BACKEND (e.g. `vulkan`) is honoured: without it a
+    // missing Vulkan ICD would silently fall back to GL.
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn report(index: usize, adapter: &wgpu::Adapter) -> AdapterReport {
+    let info = adapter.get_info();
+    let l = adapter.limits();
+    AdapterReport {
+        index,
+        name: info.name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver,
+        driver_info: info.driver_info,
+        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
+        max_buffer_size: l.max_buffer_size,
+        max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+        max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+        max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+        max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
+    }
+}
+
+/// Every adapter the instance can see, in enumeration order.
+pub fn list_adapters() -> Vec<AdapterReport> {
+    let adapters = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
+    adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| report(i, a))
+        .collect()
+}
+
+/// Picks the adapter named by `selector` (an index into the enumeration, or a
+/// case-insensitive substring of the adapter name).
+fn select(adapters: Vec<wgpu::Adapter>, selector: &str) -> Result<wgpu::Adapter, EngineError> {
+    let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+    if let Ok(i) = selector.trim().parse::<usize>() {
+        return adapters.into_iter().nth(i).ok_or_else(|| {
+            EngineError::Gpu(format!(
+                "SATR_ADAPTER={selector}: no adapter with that index (have {names:?})"
+            ))
+        });
+    }
+    let needle = selector.to_lowercase();
+    adapters
+        .into_iter()
+        .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+        .ok_or_else(|| {
+            EngineError::Gpu(format!(
+                "SATR_ADAPTER={selector}: no adapter name contains it (have {names:?})"
+            ))
+        })
+}
+
+impl GpuContext {
+    /// Opens the adapter chosen by env `SATR_ADAPTER` (index or name substring), else
+    /// the high-performance preference. `Ok(None)` when the machine has no adapter at
+    /// all; an error when the named adapter is missing or the device cannot be created.
+    pub fn new() -> Result<Option<Self>, EngineError> {
+        let instance = instance();
+        let adapter = match std::env::var("SATR_ADAPTER") {
+            Ok(sel) if !sel.trim().is_empty() => {
+                let all = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+                if all.is_empty() {
+                    return Ok(None);
+                }
+                select(all, &sel)?
+            }
+            _ => {
+                let opts = wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::HighPerformance,
+                    ..Default::default()
+                };
+                match pollster::block_on(instance.request_adapter(&opts)) {
+                    Ok(a) => a,
+                    Err(_) => return Ok(None),
+                }
+            }
+        };
+        Self::from_adapter(&adapter).map(Some)
+    }
+
+    /// Creates the device on `adapter` with the adapter's own limits and no optional
+    /// features (the kernels use none).
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self, EngineError> {
+        let limits = adapter.limits();
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("satr device"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| EngineError::Gpu(format!("request_device: {e}")))?;
+        let limits = device.limits();
+        Ok(GpuContext {
+            device,
+            queue,
+            adapter_info: adapter.get_info(),
+            limits,
+        })
+    }
+
+    /// `name (backend, device type)`, for logs and bench records.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.adapter_info.name, self.adapter_info.backend, self.adapter_info.device_type
+        )
+    }
+}

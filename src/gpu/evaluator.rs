@@ -1,0 +1,351 @@
+//! [`GpuEvaluator`]: the GPU backend of [`PopulationEvaluator`] in host-task mode.
+//! The device runs the network of every member; the tasks run on CPU threads. Per env
+//! step the host uploads the normalised observations of all members, dispatches one
+//! step and reads the outputs back; members whose episode ended are masked.
+
+use rayon::prelude::*;
+
+use super::context::GpuContext;
+use super::kernels::{GenomeSampler, GpuNetwork, Reducer};
+use super::plan::{NetOptions, NetPlan};
+use crate::distribution;
+use crate::evaluation::{
+    action_from_output, EngineError, GenerationFitness, GenerationRequest, ObsStats,
+    PopulationEvaluator, TaskFactory,
+};
+use crate::network::{Constants, NetworkConfig, Shape};
+use crate::optimizer::Reductions;
+use crate::rng::{self, StreamReader, STREAM_RESET};
+use crate::tasks::{ActionSpace, Task};
+
+/// Construction options of [`GpuEvaluator`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// Members per chunk; `None` takes the most the adapter's limits allow. Populations
+    /// larger than a chunk are processed chunk by chunk, with identical results.
+    pub max_chunk: Option<usize>,
+    /// Network kernel knobs.
+    pub net: NetOptions,
+}
+
+/// One member's task and bookkeeping on the host.
+struct HostMember {
+    task: Box<dyn Task>,
+    obs: Vec<f64>,
+    action: Vec<f64>,
+    stats: ObsStats,
+    total: f64,
+    ret: f64,
+    steps: u64,
+    done: bool,
+    error: Option<EngineError>,
+}
+
+/// The GPU backend (host-task mode). Per-member fitness equals the CPU evaluator's when
+/// the device computes the network exactly (see `tests/gpu_network.rs`).
+pub struct GpuEvaluator {
+    ctx: GpuContext,
+    shape: Shape,
+    space: ActionSpace,
+    factory: TaskFactory,
+    chunk: usize,
+    net: GpuNetwork,
+    sampler: GenomeSampler,
+    reducer: Reducer,
+    hosts: Vec<HostMember>,
+}
+
+impl GpuEvaluator {
+    /// A GPU evaluator with default options.
+    pub fn new(
+        ctx: &GpuContext,
+        cfg: &NetworkConfig,
+        factory: TaskFactory,
+    ) -> Result<Self, EngineError> {
+        Self::with_options(ctx, cfg, factory, GpuOptions::default())
+    }
+
+    /// A GPU evaluator; shapes that can never fit the device are refused here with
+    /// [`EngineError::TooLarge`], before any allocation.
+    pub fn with_options(
+        ctx: &GpuContext,
+        cfg: &NetworkConfig,
+        factory: TaskFactory,
+        opts: GpuOptions,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()
+            .map_err(|e| EngineError::Gpu(e.to_string()))?;
+        let task = factory();
+        let space = task.action_space();
+        let shape = Shape::new(cfg, task.obs_dim(), space.outputs());
+        let plan = NetPlan::new(&shape, &ctx.limits, &opts.net)?;
+        let chunk = plan
+            .max_chunk(&ctx.limits)?
+            .min(opts.max_chunk.unwrap_or(usize::MAX))
+            .max(1);
+        // Buffers start small and grow to the chunk size on first use.
+        let net = GpuNetwork::new(
+            ctx,
+            &shape,
+            Constants::new(cfg, &shape),
+            1,
+            &opts.net,
+            false,
+        )?;
+        let dim = shape.layout().len();
+        Ok(GpuEvaluator {
+            sampler: GenomeSampler::new(ctx, dim)?,
+            reducer: Reducer::new(ctx, dim, 1)?,
+            ctx: ctx.clone(),
+            shape,
+            space,
+            factory,
+            chunk,
+            net,
+            hosts: Vec::new(),
+        })
+    }
+
+    /// The network shape for the task.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Members per chunk.
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    fn ensure_capacity(
+        &mut self,
+        members: usize,
+        cfg_constants: Constants,
+        opts: NetOptions,
+    ) -> Result<(), EngineError> {
+        if self.net.capacity() < members {
+            self.net =
+                GpuNetwork::new(&self.ctx, &self.shape, cfg_constants, members, &opts, false)?;
+        }
+        while self.hosts.len() < members {
+            let task = (self.factory)();
+            self.hosts.push(HostMember {
+                task,
+                obs: vec![0.0; self.shape.obs_dim],
+                action: Vec::with_capacity(self.shape.act_dim),
+                stats: ObsStats::new(self.shape.obs_dim),
+                total: 0.0,
+                ret: 0.0,
+                steps: 0,
+                done: false,
+                error: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs the members `offset..offset + members` (global indices) to the end of all
+    /// their episodes; their results stay in `self.hosts[..members]`.
+    fn run_chunk(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        offset: usize,
+        members: usize,
+    ) -> Result<(), EngineError> {
+        let d = self.shape.obs_dim;
+        let a = self.shape.act_dim;
+        self.sampler.sample_into(
+            self.net.genome_buffer(),
+            req.seed,
+            req.generation,
+            req.population,
+            offset,
+            members,
+        )?;
+        self.net.unpack(members)?;
+        for h in &mut self.hosts[..members] {
+            h.stats = ObsStats::new(d);
+            h.total = 0.0;
+            h.steps = 0;
+            h.error = None;
+        }
+        let mut x = vec![0.0f32; members * d];
+        let mut active = vec![0u32; members];
+        for e in 0..req.episodes_per_member as u32 {
+            self.net
+                .reset(req.seed, req.generation, offset, members, e)?;
+            for (i, h) in self.hosts[..members].iter_mut().enumerate() {
+                let mut reader = StreamReader::new(
+                    req.seed,
+                    req.generation,
+                    (offset + i) as u32,
+                    rng::stream_word(STREAM_RESET, e),
+                );
+                h.task.reset(&mut || reader.next_f64());
+                h.ret = 0.0;
+                h.done = false;
+            }
+            for _ in 0..req.max_episode_steps {
+                let mut live = 0;
+                for (i, h) in self.hosts[..members].iter_mut().enumerate() {
+                    active[i] = (!h.done) as u32;
+                    if !h.done {
+                        live += 1;
+                        h.task.observe(&mut h.obs);
+                        h.stats.push(&h.obs);
+                        req.normalizer.apply(&h.obs, &mut x[i * d..(i + 1) * d]);
+                    }
+                }
+                if live == 0 {
+                    break;
+                }
+                self.net.step(&x, Some(&active), members, false)?;
+                let out = self.net.read_outputs(members)?;
+                let space = &self.space;
+                self.hosts[..members]
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(_, h)| !h.done)
+                    .for_each(|(i, h)| {
+                        let action =
+                            action_from_output(space, &out[i * a..(i + 1) * a], &mut h.action);
+                        match h.task.step(action) {
+                            Ok(step) => {
+                                h.ret += step.reward;
+                                h.steps += 1;
+                                h.done = step.terminated || step.truncated;
+                            }
+                            Err(err) => {
+                                h.error = Some(err.into());
+                                h.done = true;
+                            }
+                        }
+                    });
+                if let Some(i) = self.hosts[..members].iter().position(|h| h.error.is_some()) {
+                    return Err(self.hosts[i]
+                        .error
+                        .take()
+                        .unwrap_or_else(|| EngineError::Gpu("task error".into())));
+                }
+            }
+            for h in &mut self.hosts[..members] {
+                h.total += h.ret;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PopulationEvaluator for GpuEvaluator {
+    fn describe(&self) -> String {
+        format!(
+            "gpu ({}, host tasks, chunk {})",
+            super::context::GpuContext::describe(&self.ctx),
+            self.chunk
+        )
+    }
+
+    fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
+        let dim = self.shape.layout().len();
+        if req.thresholds.len() != dim || req.p.len() != dim {
+            return Err(EngineError::Gpu(format!(
+                "request has {} thresholds and {} probabilities for a genome of {dim} bits",
+                req.thresholds.len(),
+                req.p.len()
+            )));
+        }
+        let mode = distribution::mode_genome(req.p);
+        self.sampler.set_distribution(req.thresholds, &mode)?;
+        let total = req.population + req.eval_members;
+        let cap = self.chunk.min(total).max(1);
+        let constants = *self.net_constants();
+        let opts = self.net_options();
+        self.ensure_capacity(cap, constants, opts)?;
+        let mut out = GenerationFitness {
+            train: Vec::with_capacity(req.population),
+            eval: Vec::with_capacity(req.eval_members),
+            obs_stats: ObsStats::new(self.shape.obs_dim),
+            env_steps: 0,
+        };
+        let mut offset = 0;
+        while offset < total {
+            let members = cap.min(total - offset);
+            self.run_chunk(req, offset, members)?;
+            for (i, h) in self.hosts[..members].iter().enumerate() {
+                let fitness = h.total / req.episodes_per_member.max(1) as f64;
+                if offset + i < req.population {
+                    out.train.push(fitness);
+                } else {
+                    out.eval.push(fitness);
+                }
+                out.env_steps += h.steps;
+                out.obs_stats.merge(&h.stats);
+            }
+            offset += members;
+        }
+        Ok(out)
+    }
+
+    fn reductions(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        utilities: &[f64],
+    ) -> Result<Reductions, EngineError> {
+        let dim = self.shape.layout().len();
+        let pop = utilities.len();
+        if req.thresholds.len() != dim || pop != req.population {
+            return Err(EngineError::Gpu(format!(
+                "reductions: {} utilities for a population of {}",
+                pop, req.population
+            )));
+        }
+        let mode = distribution::mode_genome(req.p);
+        self.sampler.set_distribution(req.thresholds, &mode)?;
+        let cap = self.chunk.min(pop).max(1);
+        let constants = *self.net_constants();
+        let opts = self.net_options();
+        self.ensure_capacity(cap, constants, opts)?;
+        if self.reducer_capacity() < cap {
+            self.reducer = Reducer::new(&self.ctx, dim, cap)?;
+        }
+        self.reducer.begin(utilities)?;
+        let mut offset = 0;
+        while offset < pop {
+            let members = cap.min(pop - offset);
+            self.sampler.sample_into(
+                self.net.genome_buffer(),
+                req.seed,
+                req.generation,
+                req.population,
+                offset,
+                members,
+            )?;
+            self.reducer.add(
+                self.net.genome_buffer(),
+                &utilities[offset..offset + members],
+            )?;
+            offset += members;
+        }
+        let (a, b) = self.reducer.finish()?;
+        Ok(Reductions {
+            a,
+            b,
+            u1: utilities.iter().sum(),
+            u2: utilities.iter().map(|u| u * u).sum(),
+            population: pop,
+        })
+    }
+}
+
+impl GpuEvaluator {
+    fn net_constants(&self) -> &Constants {
+        self.net.constants()
+    }
+
+    fn net_options(&self) -> NetOptions {
+        self.net.options()
+    }
+
+    fn reducer_capacity(&self) -> usize {
+        self.reducer.capacity()
+    }
+}

@@ -1,0 +1,344 @@
+//! Every buffer size, WGSL header constant and dispatch grid of the GPU backend,
+//! computed in one place so host and kernels cannot disagree.
+//!
+//! # Bytes per member
+//!
+//! With `N` neurons, `d` observations, `a` outputs, genome length
+//! `D = 2dN + N^2 + Na`, `WE = ceil(N_exc / 32)`, `WI = ceil(N_inh / 32)`,
+//! `NW = ceil(N / 32)`, `ZW = WE + WI`:
+//!
+//! | buffer | bytes per member |
+//! |---|---|
+//! | genome (sampled, SPEC order) | `8 * ceil(D / 64)` |
+//! | packed net (`w_in`, `h_exc`, `h_inh`, `w_out`) | `4 * (2d * NW + ZW * N + a * NW)` |
+//! | state (`v`, `i_syn`, `rate`, `i_in`, counts, spikes) | `4 * (5N + ZW)` |
+//! | observations, outputs, active flag | `4 * (d + a + 1)` |
+//! | reductions: utilities | `16` |
+//! | debug spike trace (tests only) | `4 * K * ZW` |
+//!
+//! At `N = 256`, `d = 4`, `a = 2` that is about 8.3 + 8.3 + 5.2 KiB = 22 KiB.
+//! A chunk holds as many members as the largest of these per-member buffers allows
+//! under `min(max_storage_buffer_binding_size, max_buffer_size)`.
+
+use crate::evaluation::EngineError;
+use crate::network::{Constants, Shape};
+
+/// Largest workgroup the network kernels use: enough invocations to cover N = 256 with
+/// one neuron each, small enough to keep several workgroups per compute unit.
+pub const MAX_NET_WORKGROUP: u32 = 256;
+/// Smallest workgroup the network kernels use. Mesa's lavapipe (22.3) drops
+/// `workgroupBarrier` for workgroups under 64 invocations while running the
+/// invocations of a workgroup as sequential coroutines, so smaller workgroups race
+/// (found by `tests/gpu_network.rs`: 16 to 48 invocations fail, 64 and more pass).
+pub const MIN_NET_WORKGROUP: u32 = 64;
+/// Workgroup size of the flat kernels (sampling, unpacking, reductions).
+pub const FLAT_WORKGROUP: u32 = 64;
+
+/// Per-dispatch uniform of the network kernels. Mirrors `struct NetParams` in
+/// `shaders/common.wgsl` (80 bytes; checked by a layout test).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NetParams {
+    /// The dynamics constants, mirrored as `struct Constants`.
+    pub c: Constants,
+    /// Members in this dispatch.
+    pub members: u32,
+    /// Global index of the first member (the RNG's member index).
+    pub member_offset: u32,
+    /// Workgroups along x of the grid.
+    pub grid_x: u32,
+    /// Bit 0: record spike trains into the trace buffer.
+    pub flags: u32,
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub generation: u32,
+    pub episode: u32,
+}
+
+/// Uniform of `sample_genomes.wgsl` (48 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SampleParams {
+    pub seed_lo: u32,
+    pub seed_hi: u32,
+    pub generation: u32,
+    /// Genome length in bits.
+    pub dim: u32,
+    /// u32 words per genome.
+    pub words: u32,
+    /// Train members; later global indices copy the mode genome.
+    pub population: u32,
+    pub member_offset: u32,
+    pub members: u32,
+    pub grid_x: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Uniform of `unpack_net.wgsl` (16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct UnpackParams {
+    pub members: u32,
+    pub genome_words: u32,
+    pub grid_x: u32,
+    pub _pad: u32,
+}
+
+/// Uniform of `reductions.wgsl` (16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ReduceParams {
+    pub dim: u32,
+    pub words: u32,
+    pub members: u32,
+    pub grid_x: u32,
+}
+
+/// u32 words holding `bits` bits, rounded to whole u64 words so the bytes equal the
+/// CPU's packed `u64` genome.
+pub fn genome_words(bits: usize) -> usize {
+    2 * bits.div_ceil(64)
+}
+
+/// A 2-D grid of `groups` workgroups with at most `max_dim` per dimension:
+/// `(x, y)` with `x * y >= groups`. Kernels recover the linear index as `y * x + x`.
+pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
+    let max = max_dim.max(1) as usize;
+    if groups <= max {
+        return Ok((groups as u32, 1));
+    }
+    let y = groups.div_ceil(max);
+    if y > max {
+        return Err(EngineError::TooLarge(format!(
+            "{groups} workgroups exceed max_compute_workgroups_per_dimension^2 ({max}^2)"
+        )));
+    }
+    Ok((max as u32, y as u32))
+}
+
+/// Sizes of the network kernels for one shape, and the WGSL header that fixes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetPlan {
+    pub shape: Shape,
+    /// Invocations per workgroup (one workgroup per member).
+    pub wg: u32,
+    /// Neurons per invocation, `ceil(N / wg)`.
+    pub npt: u32,
+    /// Words per neuron-indexed row, `ceil(N / 32)`.
+    pub nw: u32,
+    /// Excitatory and inhibitory spike words.
+    pub we: u32,
+    pub wi: u32,
+    /// Genome length in bits.
+    pub genome_bits: u32,
+    /// u32 words per genome.
+    pub genome_words: u32,
+    /// u32 words per packed net.
+    pub net_words: u32,
+    /// u32 words per member state.
+    pub state_words: u32,
+    /// Whether the recurrent columns are copied into workgroup memory.
+    pub cols_in_wg: bool,
+}
+
+/// Tuning knobs of the network kernels; `None` chooses from the adapter's limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetOptions {
+    /// Invocations per workgroup, at least [`MIN_NET_WORKGROUP`] (a test uses a small
+    /// one to give each invocation several neurons).
+    pub workgroup_size: Option<u32>,
+    /// Force the recurrent columns on (`true`) or off (`false`) chip.
+    pub columns_in_workgroup: Option<bool>,
+}
+
+impl NetPlan {
+    /// Plans the kernels for `shape` under `limits`, refusing shapes that can never
+    /// fit with [`EngineError::TooLarge`] naming the limit.
+    pub fn new(
+        shape: &Shape,
+        limits: &wgpu::Limits,
+        opts: &NetOptions,
+    ) -> Result<Self, EngineError> {
+        let n = shape.neurons;
+        if n == 0 || shape.n_exc > n || shape.substeps == 0 {
+            return Err(EngineError::Gpu(format!("invalid network shape {shape:?}")));
+        }
+        let bits = shape.layout().len();
+        if bits as u64 >= u32::MAX as u64 / 2 {
+            return Err(EngineError::TooLarge(format!(
+                "genome of {bits} bits does not fit the kernels' u32 indices"
+            )));
+        }
+        let max_inv = limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x);
+        let wg = match opts.workgroup_size {
+            Some(w) => w,
+            None => (n.div_ceil(32) * 32).min(MAX_NET_WORKGROUP as usize) as u32,
+        };
+        let wg = wg.max(MIN_NET_WORKGROUP).min(max_inv).max(1);
+        let nw = n.div_ceil(32) as u32;
+        let we = shape.n_exc.div_ceil(32) as u32;
+        let wi = shape.n_inh().div_ceil(32) as u32;
+        let d = shape.obs_dim as u32;
+        let a = shape.act_dim as u32;
+        let n32 = n as u32;
+        let net_words = 2 * d * nw + (we + wi) * n32 + a * nw;
+        let mut plan = NetPlan {
+            shape: *shape,
+            wg,
+            npt: n32.div_ceil(wg),
+            nw,
+            we,
+            wi,
+            genome_bits: bits as u32,
+            genome_words: genome_words(bits) as u32,
+            net_words,
+            state_words: 5 * n32 + we + wi,
+            cols_in_wg: false,
+        };
+        let wg_limit = limits.max_compute_workgroup_storage_size as usize;
+        let base = plan.workgroup_bytes();
+        if base > wg_limit {
+            return Err(EngineError::TooLarge(format!(
+                "N = {n} needs {base} bytes of workgroup memory for spikes and rates, \
+                 over max_compute_workgroup_storage_size ({wg_limit})"
+            )));
+        }
+        let cols_fit = base + 4 * plan.cols_words() as usize <= wg_limit;
+        plan.cols_in_wg = match opts.columns_in_workgroup {
+            Some(true) if !cols_fit => {
+                return Err(EngineError::TooLarge(format!(
+                    "recurrent columns of N = {n} need {} bytes of workgroup memory, \
+                     over max_compute_workgroup_storage_size ({wg_limit})",
+                    base + 4 * plan.cols_words() as usize
+                )))
+            }
+            Some(f) => f,
+            None => cols_fit,
+        };
+        Ok(plan)
+    }
+
+    /// Spike words per member, `WE + WI`.
+    pub fn zw(&self) -> u32 {
+        self.we + self.wi
+    }
+
+    /// Words of recurrent columns per member.
+    pub fn cols_words(&self) -> u32 {
+        self.zw() * self.shape.neurons as u32
+    }
+
+    /// Workgroup memory of `rsnn_step` in bytes (columns included when on chip).
+    pub fn workgroup_bytes(&self) -> usize {
+        let cols = if self.cols_in_wg {
+            self.cols_words()
+        } else {
+            1
+        };
+        4 * (cols as usize + 3 * self.zw() as usize + self.shape.neurons + 1)
+    }
+
+    /// Offsets (in u32 words) of the four blocks of a packed net.
+    pub fn net_offsets(&self) -> [u32; 4] {
+        let d = self.shape.obs_dim as u32;
+        let h_exc = 2 * d * self.nw;
+        let h_inh = h_exc + self.we * self.shape.neurons as u32;
+        let w_out = h_inh + self.wi * self.shape.neurons as u32;
+        [0, h_exc, h_inh, w_out]
+    }
+
+    /// Bytes of each per-member buffer: genome, net, state, observations, outputs.
+    pub fn member_bytes(&self) -> [u64; 5] {
+        [
+            4 * self.genome_words as u64,
+            4 * self.net_words as u64,
+            4 * self.state_words as u64,
+            4 * self.shape.obs_dim as u64,
+            4 * self.shape.act_dim as u64,
+        ]
+    }
+
+    /// Total device bytes per member in host-task mode (see the module docs).
+    pub fn bytes_per_member(&self) -> u64 {
+        self.member_bytes().iter().sum::<u64>() + 4
+    }
+
+    /// The most members one chunk may hold under `limits`, or `TooLarge` when not even
+    /// one member fits a binding.
+    pub fn max_chunk(&self, limits: &wgpu::Limits) -> Result<usize, EngineError> {
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let largest = *self.member_bytes().iter().max().unwrap_or(&4);
+        if largest > binding {
+            return Err(EngineError::TooLarge(format!(
+                "one member needs a {largest}-byte buffer, over \
+                 max_storage_buffer_binding_size/max_buffer_size ({binding})"
+            )));
+        }
+        let words = largest.div_ceil(4).max(1);
+        let by_binding = binding / largest.max(1);
+        let by_index = u32::MAX as u64 / words;
+        let max_dim = limits.max_compute_workgroups_per_dimension.max(1) as u64;
+        // The flat kernels run one invocation per word of the widest per-member buffer.
+        let by_grid = (max_dim * max_dim * FLAT_WORKGROUP as u64) / words;
+        Ok(by_binding.min(by_index).min(by_grid).max(1) as usize)
+    }
+
+    /// The WGSL `const` header for the network kernels.
+    pub fn header(&self) -> String {
+        let s = &self.shape;
+        let [h_exc, h_inh, w_out] = {
+            let o = self.net_offsets();
+            [o[1], o[2], o[3]]
+        };
+        let n = s.neurons as u32;
+        let layout = s.layout();
+        let mut h = String::new();
+        let mut c = |name: &str, v: u32| h.push_str(&format!("const {name}: u32 = {v}u;\n"));
+        c("WG", self.wg);
+        c("N", n);
+        c("N_EXC", s.n_exc as u32);
+        c("N_INH", s.n_inh() as u32);
+        c("D_OBS", s.obs_dim as u32);
+        c("A_OUT", s.act_dim as u32);
+        c("K_SUB", s.substeps as u32);
+        c("NPT", self.npt);
+        c("NW", self.nw);
+        c("WE", self.we);
+        c("WI", self.wi);
+        c("ZW", self.zw());
+        c("OFF_W_IN", 0);
+        c("OFF_H_EXC", h_exc);
+        c("OFF_H_INH", h_inh);
+        c("OFF_W_OUT", w_out);
+        c("NET_WORDS", self.net_words);
+        c("COLS_WORDS", self.cols_words());
+        c(
+            "COLS_WG_WORDS",
+            if self.cols_in_wg {
+                self.cols_words()
+            } else {
+                1
+            },
+        );
+        c("GENOME_H", layout.w_h(0, 0) as u32);
+        c("GENOME_OUT", layout.w_out(0, 0) as u32);
+        c("STATE_WORDS", self.state_words);
+        c("OFF_V", 0);
+        c("OFF_SYN", n);
+        c("OFF_RATE", 2 * n);
+        c("OFF_IIN", 3 * n);
+        c("OFF_COUNTS", 4 * n);
+        c("OFF_Z", 5 * n);
+        h.push_str(&format!("const COLS_IN_WG: bool = {};\n", self.cols_in_wg));
+        h
+    }
+}
+
+/// The WGSL header of the flat kernels (sampling, reductions).
+pub fn flat_header() -> String {
+    format!("const WG: u32 = {FLAT_WORKGROUP}u;\n")
+}

@@ -1,0 +1,311 @@
+//! The network kernels against the CPU bitset engine (`satr::cpu`), substep by
+//! substep: integer counts, spike trains, every f32 state variable and the outputs
+//! must be identical.
+
+use std::sync::OnceLock;
+
+use satr::cpu::{self, NetState, PackedNet};
+use satr::distribution::{sample_genome, thresholds, words_for};
+use satr::evaluation::EngineError;
+use satr::gpu::kernels::{GpuNetwork, MemberState};
+use satr::gpu::plan::{NetOptions, NetPlan};
+use satr::gpu::GpuContext;
+use satr::network::{Constants, NetworkConfig, Shape};
+
+fn require_gpu() -> bool {
+    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The shared device, or `None` (with a notice) when there is no adapter and
+/// `SATR_REQUIRE_GPU=1` is not set.
+fn context() -> Option<GpuContext> {
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| match GpuContext::new() {
+        Ok(Some(c)) => Some(c),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("GPU context failed: {e}");
+            None
+        }
+    });
+    if ctx.is_none() {
+        assert!(
+            !require_gpu(),
+            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
+        );
+        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
+    }
+    ctx.clone()
+}
+
+/// xorshift: test inputs only.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn bits_eq(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn assert_state(gpu: &MemberState, cpu: &NetState, what: &str) {
+    assert_eq!(gpu.counts, cpu.counts, "{what}: counts");
+    assert_eq!(gpu.z_exc, cpu.z_exc, "{what}: z_exc");
+    assert_eq!(gpu.z_inh, cpu.z_inh, "{what}: z_inh");
+    for (name, g, c) in [
+        ("v", &gpu.v, &cpu.v),
+        ("i_syn", &gpu.i_syn, &cpu.i_syn),
+        ("rate", &gpu.rate, &cpu.rate),
+        ("i_in", &gpu.i_in, &cpu.i_in),
+    ] {
+        if !bits_eq(g, c) {
+            let worst = g
+                .iter()
+                .zip(c.iter())
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            panic!("{what}: {name} differs (max abs diff {worst:e})");
+        }
+    }
+}
+
+/// Runs `members` random networks for `env_steps` steps on both engines and compares
+/// everything after every substep.
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    ctx: &GpuContext,
+    neurons: usize,
+    exc_ratio: f64,
+    obs_dim: usize,
+    act_dim: usize,
+    members: usize,
+    env_steps: usize,
+    opts: NetOptions,
+) {
+    let cfg = NetworkConfig {
+        neurons,
+        exc_ratio,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, obs_dim, act_dim);
+    let c = Constants::new(&cfg, &shape);
+    let dim = shape.layout().len();
+    let words = words_for(dim);
+    let mut rng = Rng(0x5EED ^ neurons as u64);
+    // Dense enough recurrent weights that activity spreads, sparse enough to vary.
+    let p: Vec<f64> = (0..dim).map(|_| 0.2 + 0.6 * rng.unit()).collect();
+    let th = thresholds(&p);
+    let mut genomes = vec![0u64; words * members];
+    for m in 0..members {
+        sample_genome(
+            &th,
+            11,
+            2,
+            m as u32,
+            &mut genomes[m * words..(m + 1) * words],
+        );
+    }
+    let net = GpuNetwork::new(ctx, &shape, c, members, &opts, true).unwrap();
+    let what = format!(
+        "N={neurons} exc={exc_ratio} d={obs_dim} a={act_dim} P={members} wg={} cols_in_wg={}",
+        net.plan.wg, net.plan.cols_in_wg
+    );
+    net.upload_genomes(&genomes, members).unwrap();
+    net.unpack(members).unwrap();
+    let offset = 5;
+    net.reset(77, 3, offset, members, 1).unwrap();
+    let packed: Vec<PackedNet> = (0..members)
+        .map(|m| PackedNet::from_genome(shape, &genomes[m * words..(m + 1) * words]))
+        .collect();
+    let mut states: Vec<NetState> = (0..members)
+        .map(|m| {
+            let mut s = NetState::new(&shape);
+            s.reset(&c, 77, 3, (offset + m) as u32, 1);
+            s
+        })
+        .collect();
+    for (m, g) in net.read_state(members).unwrap().iter().enumerate() {
+        assert_state(g, &states[m], &format!("{what} member {m} after reset"));
+    }
+    let mut spikes = 0u64;
+    let mut out = vec![0.0f32; act_dim];
+    for step in 0..env_steps {
+        let obs: Vec<f32> = (0..members * obs_dim)
+            .map(|_| (rng.unit() * 6.0 - 3.0) as f32)
+            .collect();
+        net.step(&obs, None, members, true).unwrap();
+        let gpu_out = net.read_outputs(members).unwrap();
+        let trace = net.read_trace(members).unwrap();
+        for m in 0..members {
+            let (s, pn) = (&mut states[m], &packed[m]);
+            cpu::input_projection(pn, &c, &obs[m * obs_dim..(m + 1) * obs_dim], s);
+            for (k, (ze, zi)) in trace[m].iter().enumerate() {
+                cpu::substep(pn, &c, s);
+                spikes += s.spike_count() as u64;
+                assert_eq!(
+                    (ze, zi),
+                    (&s.z_exc, &s.z_inh),
+                    "{what}: member {m} env step {step} substep {k} spikes"
+                );
+            }
+            cpu::output_projection(pn, &c, s, &mut out);
+            assert!(
+                bits_eq(&gpu_out[m * act_dim..(m + 1) * act_dim], &out),
+                "{what}: member {m} step {step} outputs {:?} vs {:?}",
+                &gpu_out[m * act_dim..(m + 1) * act_dim],
+                out
+            );
+        }
+        for (m, g) in net.read_state(members).unwrap().iter().enumerate() {
+            assert_state(g, &states[m], &format!("{what} member {m} env step {step}"));
+        }
+    }
+    let substeps = (members * env_steps * shape.substeps * neurons) as f64;
+    eprintln!("{what}: spike fraction {:.3}", spikes as f64 / substeps);
+    assert!(spikes > 0, "{what}: no spikes, the comparison is vacuous");
+
+    // A masked member keeps its state; the others advance exactly as on the CPU.
+    if members > 1 {
+        let before = net.read_state(members).unwrap();
+        let obs = vec![0.5f32; members * obs_dim];
+        let active: Vec<u32> = (0..members).map(|m| (m % 2 == 0) as u32).collect();
+        net.step(&obs, Some(&active), members, false).unwrap();
+        let after = net.read_state(members).unwrap();
+        for m in 0..members {
+            if m % 2 == 1 {
+                assert_eq!(after[m], before[m], "{what}: masked member {m} changed");
+            } else {
+                let s = &mut states[m];
+                cpu::env_step(
+                    &packed[m],
+                    &c,
+                    &obs[m * obs_dim..(m + 1) * obs_dim],
+                    s,
+                    &mut out,
+                );
+                assert_state(&after[m], s, &format!("{what} member {m} masked step"));
+            }
+        }
+    }
+}
+
+#[test]
+fn n37_three_members_matches_cpu() {
+    let Some(ctx) = context() else { return };
+    compare(&ctx, 37, 0.5, 4, 2, 3, 4, NetOptions::default());
+}
+
+#[test]
+fn n100_thirteen_members_several_neurons_per_invocation() {
+    let Some(ctx) = context() else { return };
+    // 64 invocations for 100 neurons: 2 neurons per invocation, the second partial;
+    // for 256 neurons: 4 per invocation.
+    let opts = NetOptions {
+        workgroup_size: Some(64),
+        columns_in_workgroup: None,
+    };
+    compare(&ctx, 100, 0.5, 3, 1, 13, 4, opts);
+    compare(&ctx, 256, 0.5, 2, 2, 3, 2, opts);
+}
+
+#[test]
+fn n256_matches_cpu() {
+    let Some(ctx) = context() else { return };
+    compare(&ctx, 256, 0.5, 4, 2, 3, 4, NetOptions::default());
+}
+
+#[test]
+fn columns_read_from_global_memory_match_cpu() {
+    let Some(ctx) = context() else { return };
+    let opts = NetOptions {
+        workgroup_size: None,
+        columns_in_workgroup: Some(false),
+    };
+    compare(&ctx, 70, 0.3, 2, 3, 5, 4, opts);
+}
+
+#[test]
+fn all_excitatory_and_all_inhibitory_match_cpu() {
+    let Some(ctx) = context() else { return };
+    compare(&ctx, 40, 1.0, 3, 2, 3, 3, NetOptions::default());
+    compare(&ctx, 40, 0.0, 3, 2, 3, 3, NetOptions::default());
+}
+
+#[test]
+fn impossible_sizes_are_refused_before_allocation() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 16384,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 4, 2);
+    // Spikes and rates alone overflow any adapter's workgroup memory at this N
+    // (unless it has more than 70 KB).
+    if ctx.limits.max_compute_workgroup_storage_size < 70_000 {
+        match NetPlan::new(&shape, &ctx.limits, &NetOptions::default()) {
+            Err(EngineError::TooLarge(msg)) => {
+                assert!(msg.contains("max_compute_workgroup_storage_size"), "{msg}")
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+    // Columns forced on chip for a network whose columns cannot fit.
+    let cfg = NetworkConfig {
+        neurons: 1024,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 4, 2);
+    let opts = NetOptions {
+        workgroup_size: None,
+        columns_in_workgroup: Some(true),
+    };
+    match GpuNetwork::new(&ctx, &shape, Constants::new(&cfg, &shape), 1, &opts, false) {
+        Err(EngineError::TooLarge(msg)) => assert!(msg.contains("workgroup"), "{msg}"),
+        Err(e) => panic!("expected TooLarge, got {e}"),
+        Ok(_) => assert!(ctx.limits.max_compute_workgroup_storage_size as usize >= 4 * 32 * 1024),
+    }
+    // More members than one binding can hold.
+    let cfg = NetworkConfig::default();
+    let shape = Shape::new(&cfg, 4, 2);
+    let plan = NetPlan::new(&shape, &ctx.limits, &NetOptions::default()).unwrap();
+    let max = plan.max_chunk(&ctx.limits).unwrap();
+    match GpuNetwork::new(
+        &ctx,
+        &shape,
+        Constants::new(&cfg, &shape),
+        max + 1,
+        &NetOptions::default(),
+        false,
+    ) {
+        Err(EngineError::TooLarge(msg)) => {
+            assert!(msg.contains("max_storage_buffer_binding_size"), "{msg}")
+        }
+        Err(e) => panic!("expected TooLarge, got {e}"),
+        Ok(_) => panic!("expected TooLarge"),
+    }
+}
+
+#[test]
+fn bench_network_times_the_steps() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 64,
+        ..Default::default()
+    };
+    let s = satr::gpu::bench_network(&ctx, &cfg, 4, 2, 13, 2, 5).unwrap();
+    assert!(s > 0.0 && s.is_finite(), "{s}");
+    let members = 13.0 * 2.0 * 33.0 * 64.0 * 64.0;
+    eprintln!(
+        "{}: {:.3e} synapse-substeps/s (N 64, P 13)",
+        ctx.describe(),
+        members / s
+    );
+}
