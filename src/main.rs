@@ -11,7 +11,7 @@ use satr::bench::{self, BenchRecord};
 use satr::checkpoint::{self, Checkpoint};
 use satr::config::{Backend, Config};
 use satr::distribution;
-use satr::evaluation::{GenerationRequest, Normalizer};
+use satr::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
 use satr::network::Shape;
 use satr::tasks::{self, make_task, TASK_NAMES};
 use satr::train::{self, RunDir, RunOptions, Trainer};
@@ -315,14 +315,79 @@ fn cmd_info(json: bool) -> Result<()> {
             println!("gpu adapters: none found");
         }
         for a in adapters {
-            println!("gpu adapter: {a}");
+            println!(
+                "gpu adapter {}: {} ({}, {}, {} {}); max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB",
+                a["index"],
+                a["name"].as_str().unwrap_or("?"),
+                a["backend"].as_str().unwrap_or("?"),
+                a["device_type"].as_str().unwrap_or("?"),
+                a["driver"].as_str().unwrap_or("?"),
+                a["driver_info"].as_str().unwrap_or(""),
+                a["max_storage_buffer_binding_size"].as_u64().unwrap_or(0) >> 20,
+                a["max_buffer_size"].as_u64().unwrap_or(0) >> 20,
+                a["max_compute_workgroup_storage_size"].as_u64().unwrap_or(0) >> 10,
+            );
         }
     }
     Ok(())
 }
 
+#[cfg(feature = "gpu")]
+fn gpu_adapters() -> serde_json::Value {
+    serde_json::to_value(satr::gpu::list_adapters()).unwrap_or_default()
+}
+
+#[cfg(not(feature = "gpu"))]
 fn gpu_adapters() -> serde_json::Value {
     serde_json::Value::Array(Vec::new())
+}
+
+/// Times the best of `repeat` full generations (train members only, p = 0.5).
+fn bench_generation(
+    ev: &mut dyn PopulationEvaluator,
+    cfg: &Config,
+    repeat: usize,
+) -> Result<BenchRecord> {
+    let shape = train::shape_for(cfg)?;
+    let task = make_task(&cfg.task)?;
+    let p = vec![0.5; shape.layout().len()];
+    let th = distribution::thresholds(&p);
+    let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), cfg.evaluation.clip_obs);
+    let mut best: Option<(f64, u64)> = None;
+    for r in 0..repeat {
+        let req = GenerationRequest {
+            seed: r as u64,
+            generation: 0,
+            p: &p,
+            thresholds: &th,
+            population: cfg.population,
+            eval_members: 0,
+            episodes_per_member: 1,
+            max_episode_steps: task.max_episode_steps(),
+            normalizer: &norm,
+        };
+        let t = std::time::Instant::now();
+        let fit = ev.evaluate(&req)?;
+        let secs = t.elapsed().as_secs_f64();
+        if best.is_none_or(|(b, s)| secs / (fit.env_steps as f64) < b / (s as f64)) {
+            best = Some((secs, fit.env_steps));
+        }
+    }
+    let (secs, steps) = best.expect("repeat >= 1");
+    let backend = if ev.describe().starts_with("cpu") {
+        "cpu"
+    } else {
+        "gpu"
+    };
+    Ok(BenchRecord::new(
+        backend,
+        &ev.describe(),
+        "generation",
+        &shape,
+        cfg.population,
+        steps,
+        secs,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -350,11 +415,9 @@ fn cmd_bench(
     let mut records: Vec<BenchRecord> = Vec::new();
     let want_cpu = matches!(backend, BenchBackend::Cpu | BenchBackend::Both);
     let want_gpu = matches!(backend, BenchBackend::Gpu | BenchBackend::Both);
-    if want_gpu {
-        bail!("the GPU backend is not available in this build yet");
-    }
+    let net_shape = Shape::new(&cfg.network, obs_dim, act_dim);
+    let member_steps = (population * steps) as u64;
     if want_cpu && mode != BenchMode::Generation {
-        let shape = Shape::new(&cfg.network, obs_dim, act_dim);
         let secs = (0..repeat)
             .map(|r| {
                 bench::cpu_network(&cfg.network, obs_dim, act_dim, population, steps, r as u64)
@@ -365,51 +428,40 @@ fn cmd_bench(
             "cpu",
             &dev,
             "network",
-            &shape,
+            &net_shape,
             population,
-            (population * steps) as u64,
+            member_steps,
             secs,
         ));
     }
     if want_cpu && mode != BenchMode::Network {
         cfg.backend = Backend::Cpu;
         let mut ev = train::make_evaluator(&cfg)?;
-        let shape = train::shape_for(&cfg)?;
-        let task = tasks::make_task(task)?;
-        let dim = shape.layout().len();
-        let p = vec![0.5; dim];
-        let th = distribution::thresholds(&p);
-        let norm = Normalizer::from_stats(&satr::evaluation::ObsStats::new(shape.obs_dim), 5.0);
-        let mut best: Option<(f64, u64)> = None;
-        for r in 0..repeat {
-            let req = GenerationRequest {
-                seed: r as u64,
-                generation: 0,
-                p: &p,
-                thresholds: &th,
-                population,
-                eval_members: 0,
-                episodes_per_member: 1,
-                max_episode_steps: task.max_episode_steps(),
-                normalizer: &norm,
-            };
-            let t = std::time::Instant::now();
-            let fit = ev.evaluate(&req)?;
-            let secs = t.elapsed().as_secs_f64();
-            if best.is_none_or(|(b, s)| secs / (fit.env_steps as f64) < b / (s as f64)) {
-                best = Some((secs, fit.env_steps));
-            }
-        }
-        let (secs, steps) = best.expect("repeat >= 1");
-        records.push(BenchRecord::new(
-            "cpu",
-            &ev.describe(),
-            "generation",
-            &shape,
+        records.push(bench_generation(ev.as_mut(), &cfg, repeat)?);
+    }
+    if want_gpu {
+        bench_gpu(
+            &mut records,
+            &mut cfg,
+            mode,
+            &net_shape,
             population,
             steps,
-            secs,
-        ));
+            repeat,
+        )?;
+    }
+    if want_cpu && want_gpu {
+        for m in ["network", "generation"] {
+            let rate = |b: &str| {
+                records
+                    .iter()
+                    .find(|r| r.backend == b && r.mode == m)
+                    .map(|r| r.synapse_substeps_per_s)
+            };
+            if let (Some(c), Some(g)) = (rate("cpu"), rate("gpu")) {
+                eprintln!("{m} mode: GPU/CPU throughput ratio {:.3}", g / c);
+            }
+        }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);
@@ -422,6 +474,61 @@ fn cmd_bench(
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "gpu")]
+fn bench_gpu(
+    records: &mut Vec<BenchRecord>,
+    cfg: &mut Config,
+    mode: BenchMode,
+    shape: &Shape,
+    population: usize,
+    steps: usize,
+    repeat: usize,
+) -> Result<()> {
+    let ctx = satr::gpu::GpuContext::new()?.context("no GPU adapter found (see `satr info`)")?;
+    if mode != BenchMode::Generation {
+        let mut best = f64::INFINITY;
+        for r in 0..repeat {
+            best = best.min(satr::gpu::bench_network(
+                &ctx,
+                &cfg.network,
+                shape.obs_dim,
+                shape.act_dim,
+                population,
+                steps,
+                r as u64,
+            )?);
+        }
+        records.push(BenchRecord::new(
+            "gpu",
+            &ctx.describe(),
+            "network",
+            shape,
+            population,
+            (population * steps) as u64,
+            best,
+        ));
+    }
+    if mode != BenchMode::Network {
+        let factory = train::task_factory(&cfg.task)?;
+        let mut ev = satr::gpu::GpuEvaluator::new(&ctx, &cfg.network, factory)?;
+        records.push(bench_generation(&mut ev, cfg, repeat)?);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn bench_gpu(
+    _records: &mut Vec<BenchRecord>,
+    _cfg: &mut Config,
+    _mode: BenchMode,
+    _shape: &Shape,
+    _population: usize,
+    _steps: usize,
+    _repeat: usize,
+) -> Result<()> {
+    bail!("this build has no GPU backend (built without the `gpu` feature)")
 }
 
 fn cmd_replay(task: &str, state: &str, actions: &PathBuf) -> Result<()> {

@@ -97,16 +97,57 @@ pub fn make_evaluator(config: &Config) -> Result<Box<dyn PopulationEvaluator>, T
     let factory = task_factory(&config.task)?;
     match config.backend {
         Backend::Cpu => Ok(Box::new(CpuEvaluator::new(&config.network, factory))),
-        Backend::Auto => {
-            tracing::info!(
-                "backend auto: no GPU backend in this build path, using the CPU bitset engine"
-            );
-            Ok(Box::new(CpuEvaluator::new(&config.network, factory)))
-        }
-        Backend::Gpu => {
-            Err(EngineError::Gpu("the GPU backend is not available in this build".into()).into())
-        }
+        Backend::Gpu => gpu_evaluator(config, factory, false)?.ok_or_else(|| {
+            EngineError::Gpu(
+                "backend = \"gpu\" but no GPU adapter was found (see `satr info`); use backend = \"cpu\" or \"auto\"".into(),
+            )
+            .into()
+        }),
+        Backend::Auto => match gpu_evaluator(config, factory.clone(), true)? {
+            Some(ev) => {
+                tracing::info!(device = %ev.describe(), "backend auto: using the GPU");
+                Ok(ev)
+            }
+            None => {
+                tracing::warn!("backend auto: no hardware GPU adapter found, using the CPU bitset engine");
+                Ok(Box::new(CpuEvaluator::new(&config.network, factory)))
+            }
+        },
     }
+}
+
+/// The GPU evaluator, or `None` when there is no adapter (or, with `hardware_only`, no
+/// adapter that is not a software rasteriser).
+#[cfg(feature = "gpu")]
+fn gpu_evaluator(
+    config: &Config,
+    factory: TaskFactory,
+    hardware_only: bool,
+) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
+    use crate::gpu::{list_adapters, GpuContext, GpuEvaluator};
+    if hardware_only && !list_adapters().iter().any(|a| a.device_type != "Cpu") {
+        return Ok(None);
+    }
+    let Some(ctx) = GpuContext::new()? else {
+        return Ok(None);
+    };
+    if hardware_only && ctx.adapter_info.device_type == wgpu::DeviceType::Cpu {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(GpuEvaluator::new(
+        &ctx,
+        &config.network,
+        factory,
+    )?)))
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_evaluator(
+    _config: &Config,
+    _factory: TaskFactory,
+    _hardware_only: bool,
+) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
+    Ok(None)
 }
 
 /// The state of a run and the loop that advances it one generation at a time.

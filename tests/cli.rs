@@ -380,3 +380,56 @@ fn bench_json_has_spec_fields() {
     assert_eq!(v[0]["mode"], "network");
     assert_eq!(v[0]["env_steps"], 15);
 }
+
+#[test]
+fn gpu_training_follows_the_cpu_trajectory() {
+    // In host-task mode the GPU computes the network exactly, so every member's fitness
+    // equals the CPU's; only the GPU's reductions A, B round differently (fixed point,
+    // within 1e-5 relative by design), which moves p by a few ulps.
+    let have_gpu = serde_json::from_slice::<serde_json::Value>(&satr(&["info", "--json"]).stdout)
+        .unwrap()["gpu_adapters"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if !have_gpu {
+        assert!(
+            std::env::var("SATR_REQUIRE_GPU").is_err(),
+            "SATR_REQUIRE_GPU=1 but no adapter"
+        );
+        eprintln!("no GPU adapter: skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&train(tmp.path(), "cpu", 3, &[]));
+    ok(&train(tmp.path(), "gpu", 3, &["--backend", "gpu"]));
+    let (cpu, gpu) = (
+        metrics_without_timing(&tmp.path().join("cpu")),
+        metrics_without_timing(&tmp.path().join("gpu")),
+    );
+    assert_eq!(cpu.len(), 3);
+    for (c, g) in cpu.iter().zip(&gpu) {
+        for key in [
+            "eval_return",
+            "train_return_mean",
+            "train_return_max",
+            "train_return_min",
+            "env_steps",
+        ] {
+            assert_eq!(c[key], g[key], "{key}");
+        }
+        for key in ["total_energy", "kl", "entropy"] {
+            let (a, b) = (c[key].as_f64().unwrap(), g[key].as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1e-9),
+                "{key}: cpu {a} gpu {b}"
+            );
+        }
+    }
+    let (pc, pg) = (
+        checkpoint_p(&tmp.path().join("cpu")),
+        checkpoint_p(&tmp.path().join("gpu")),
+    );
+    for (a, b) in pc.iter().zip(&pg) {
+        let (a, b) = (f64::from_bits(*a), f64::from_bits(*b));
+        assert!((a - b).abs() <= 1e-9, "p differs: {a} vs {b}");
+    }
+}
