@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use crate::distribution::{self, bit, words_for};
 use crate::evaluation::{
-    action_from_output, EngineError, GenerationFitness, GenerationRequest, Normalizer, ObsStats,
-    PopulationEvaluator, TaskFactory,
+    action_from_output, EngineError, GenerationFitness, GenerationRequest, MemberOutcome,
+    Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
 use crate::optimizer::Reductions;
@@ -375,13 +375,6 @@ struct Worker {
     action: Vec<f64>,
 }
 
-/// Result of one member's episodes.
-struct MemberResult {
-    fitness: f64,
-    steps: u64,
-    stats: ObsStats,
-}
-
 /// Runs `episodes` episodes of one member with its packed network (SPEC 5) and returns
 /// the mean return, the steps taken and the observations seen.
 #[allow(clippy::too_many_arguments)]
@@ -395,7 +388,7 @@ fn run_member(
     member: u32,
     episodes: usize,
     max_steps: usize,
-) -> Result<MemberResult, EngineError> {
+) -> Result<MemberOutcome, EngineError> {
     let mut stats = ObsStats::new(w.obs.len());
     let mut total = 0.0;
     let mut steps = 0u64;
@@ -420,10 +413,10 @@ fn run_member(
         }
         total += ret;
     }
-    Ok(MemberResult {
+    Ok(MemberOutcome {
         fitness: total / episodes.max(1) as f64,
-        steps,
-        stats,
+        env_steps: steps,
+        obs_stats: stats,
     })
 }
 
@@ -488,28 +481,49 @@ impl PopulationEvaluator for CpuEvaluator {
     }
 
     fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
+        let outcomes = self.evaluate_members(req, 0..req.population + req.eval_members)?;
+        Ok(GenerationFitness::from_members(
+            req.population,
+            self.shape.obs_dim,
+            &outcomes,
+        ))
+    }
+
+    fn evaluate_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
         let dim = self.shape.layout().len();
         let words = words_for(dim);
         assert_eq!(req.thresholds.len(), dim, "thresholds length");
-        self.genomes.resize(words * req.population, 0);
+        let total = req.population + req.eval_members;
+        assert!(
+            members.end <= total,
+            "members {members:?} outside 0..{total}"
+        );
+        // Train genomes of this range, cached for the reductions when the range is whole.
+        let train = members.start.min(req.population)..members.end.min(req.population);
+        self.genomes.resize(words * train.len(), 0);
         self.genomes
             .par_chunks_mut(words)
             .enumerate()
             .for_each(|(k, g)| {
-                distribution::sample_genome(req.thresholds, req.seed, req.generation, k as u32, g)
+                let member = (train.start + k) as u32;
+                distribution::sample_genome(req.thresholds, req.seed, req.generation, member, g)
             });
-        self.genomes_of = Some((req.seed, req.generation));
+        self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
         let mode = distribution::mode_genome(req.p);
-        let total = req.population + req.eval_members;
         let (c, space, genomes) = (&self.constants, &self.space, &self.genomes);
-        let results: Vec<Result<MemberResult, EngineError>> = (0..total)
+        members
             .into_par_iter()
             .map_init(
                 || self.worker(),
                 |w, m| {
                     if m < req.population {
+                        let k = m - train.start;
                         w.genome
-                            .copy_from_slice(&genomes[m * words..(m + 1) * words]);
+                            .copy_from_slice(&genomes[k * words..(k + 1) * words]);
                     } else {
                         w.genome.copy_from_slice(&mode);
                     }
@@ -527,24 +541,7 @@ impl PopulationEvaluator for CpuEvaluator {
                     )
                 },
             )
-            .collect();
-        let mut out = GenerationFitness {
-            train: Vec::with_capacity(req.population),
-            eval: Vec::with_capacity(req.eval_members),
-            obs_stats: ObsStats::new(self.shape.obs_dim),
-            env_steps: 0,
-        };
-        for (m, r) in results.into_iter().enumerate() {
-            let r = r?;
-            if m < req.population {
-                out.train.push(r.fitness);
-            } else {
-                out.eval.push(r.fitness);
-            }
-            out.env_steps += r.steps;
-            out.obs_stats.merge(&r.stats);
-        }
-        Ok(out)
+            .collect()
     }
 
     fn reductions(

@@ -126,6 +126,16 @@ fn cpu_evaluation_is_independent_of_threads_and_regenerates_genomes() {
         );
     }
     assert_eq!(reductions(&genomes, dim, &u), red1);
+    // Evaluating the members in uneven shares (an empty one too) gives the same generation.
+    let mut ev = CpuEvaluator::new(&cfg, factory.clone());
+    let req = request(&p, &th, &norm);
+    let mut outcomes = Vec::new();
+    for r in [0..5, 5..5, 5..22, 22..24] {
+        outcomes.extend(ev.evaluate_members(&req, r).unwrap());
+    }
+    let assembled = satr::evaluation::GenerationFitness::from_members(21, shape.obs_dim, &outcomes);
+    assert_eq!(assembled, fit1);
+    assert_eq!(ev.reductions(&req, &u).unwrap(), red1);
     // A fresh evaluator asked only for reductions regenerates the same genomes.
     let mut fresh = CpuEvaluator::new(&cfg, factory);
     assert_eq!(
