@@ -148,7 +148,10 @@ impl Default for Config {
                 neurons: 64,
                 ..NetworkConfig::default()
             },
-            optimizer: OptimizerConfig::default(),
+            optimizer: OptimizerConfig {
+                epsilon: 30.0,
+                ..OptimizerConfig::default()
+            },
             evaluation: EvaluationConfig::default(),
             run: RunConfig::default(),
         }
