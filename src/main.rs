@@ -122,6 +122,7 @@ enum Command {
 }
 
 fn main() {
+    quiet_headless_vulkan();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,satr=info"));
     tracing_subscriber::fmt()
@@ -131,6 +132,33 @@ fn main() {
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Vulkan loaders print "XDG_RUNTIME_DIR is invalid or not set" on headless machines
+/// (cloud batch jobs) when probing adapters; give them a private runtime folder.
+fn quiet_headless_vulkan() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self")
+            .map(|m| m.uid())
+            .unwrap_or(0)
+    };
+    #[cfg(not(unix))]
+    let owner = 0;
+    let dir = std::env::temp_dir().join(format!("satr-runtime-{owner}"));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
 }
 

@@ -35,7 +35,10 @@ fn satr_adapter_selects_by_index_and_name_and_rejects_unknown() {
         std::env::set_var("SATR_ADAPTER", bad);
         match GpuContext::new() {
             Err(EngineError::Gpu(msg)) => assert!(msg.contains("SATR_ADAPTER"), "{msg}"),
-            other => panic!("expected an error for {bad}, got {:?}", other.map(|c| c.is_some())),
+            other => panic!(
+                "expected an error for {bad}, got {:?}",
+                other.map(|c| c.is_some())
+            ),
         }
     }
     std::env::remove_var("SATR_ADAPTER");
