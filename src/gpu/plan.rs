@@ -237,7 +237,13 @@ impl NetPlan {
         } else {
             1
         };
-        4 * (cols as usize + 3 * self.zw() as usize + self.shape.neurons + 1)
+        // cols, three spike buffers, rates, xin, yout, and two flags.
+        4 * (cols as usize
+            + 3 * self.zw() as usize
+            + self.shape.neurons
+            + self.shape.obs_dim.max(1)
+            + self.shape.act_dim.max(1)
+            + 2)
     }
 
     /// Offsets (in u32 words) of the four blocks of a packed net.
@@ -333,6 +339,8 @@ impl NetPlan {
         c("OFF_IIN", 3 * n);
         c("OFF_COUNTS", 4 * n);
         c("OFF_Z", 5 * n);
+        c("XIN_LEN", (s.obs_dim as u32).max(1));
+        c("YOUT_LEN", (s.act_dim as u32).max(1));
         h.push_str(&format!("const COLS_IN_WG: bool = {};\n", self.cols_in_wg));
         h
     }

@@ -63,10 +63,19 @@ impl Kernel {
     }
 }
 
-/// The full source of `kernel` under a generated `header`.
+/// The network core shared by the network-step and episode kernels.
+pub const RSNN_CORE: &str = include_str!("../../shaders/rsnn_core.wgsl");
+
+/// The full source of `kernel` under a generated `header`: header, common code, the
+/// network core where the kernel needs it, then the kernel.
 pub fn compose(header: &str, kernel: Kernel) -> String {
+    let core = if kernel == Kernel::RsnnStep {
+        format!("// ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n")
+    } else {
+        String::new()
+    };
     format!(
-        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n// ---- {} ----\n{}",
+        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n{core}// ---- {} ----\n{}",
         kernel.file(),
         kernel.source()
     )
