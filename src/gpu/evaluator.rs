@@ -2,10 +2,16 @@
 //! The device runs the network of every member; the tasks run on CPU threads. Per env
 //! step the host uploads the normalised observations of all members, dispatches one
 //! step and reads the outputs back; members whose episode ended are masked.
+//!
+//! With [`GpuOptions::task_wgsl`] set, the evaluator runs in full-generation mode
+//! instead: each chunk's episodes run entirely on the device (`episodes.wgsl`), the
+//! task in f32 WGSL. The network is still exact; the task and the normaliser are f32,
+//! so returns equal the CPU's only where the task's f32 and f64 trajectories agree.
 
 use rayon::prelude::*;
 
 use super::context::GpuContext;
+use super::episodes::EpisodeKernel;
 use super::kernels::{GenomeSampler, GpuNetwork, Reducer};
 use super::plan::{NetOptions, NetPlan};
 use crate::distribution;
@@ -21,6 +27,9 @@ use crate::tasks::{ActionSpace, Task};
 /// Construction options of [`GpuEvaluator`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GpuOptions {
+    /// The task's WGSL (`shaders/task_<name>.wgsl`, e.g. from `gpu::tasks::task_wgsl`):
+    /// when set, whole episodes run on the device (full-generation mode).
+    pub task_wgsl: Option<&'static str>,
     /// Members per chunk; `None` takes the most the adapter's limits allow. Populations
     /// larger than a chunk are processed chunk by chunk, with identical results.
     pub max_chunk: Option<usize>,
@@ -53,6 +62,9 @@ pub struct GpuEvaluator {
     sampler: GenomeSampler,
     reducer: Reducer,
     hosts: Vec<HostMember>,
+    plan: NetPlan,
+    task_wgsl: Option<&'static str>,
+    episodes: Option<EpisodeKernel>,
 }
 
 impl GpuEvaluator {
@@ -93,6 +105,10 @@ impl GpuEvaluator {
             false,
         )?;
         let dim = shape.layout().len();
+        if let Some(src) = opts.task_wgsl {
+            // Compile once now so a task/shape mismatch fails at construction.
+            EpisodeKernel::new(ctx, &plan, src, 1)?;
+        }
         Ok(GpuEvaluator {
             sampler: GenomeSampler::new(ctx, dim)?,
             reducer: Reducer::new(ctx, dim, 1)?,
@@ -103,6 +119,9 @@ impl GpuEvaluator {
             chunk,
             net,
             hosts: Vec::new(),
+            plan,
+            task_wgsl: opts.task_wgsl,
+            episodes: None,
         })
     }
 
@@ -266,9 +285,47 @@ impl PopulationEvaluator for GpuEvaluator {
             obs_stats: ObsStats::new(self.shape.obs_dim),
             env_steps: 0,
         };
+        if let Some(src) = self.task_wgsl {
+            if self.episodes.as_ref().is_none_or(|k| k.capacity() < cap) {
+                self.episodes = Some(EpisodeKernel::new(&self.ctx, &self.plan, src, cap)?);
+            }
+        }
         let mut offset = 0;
         while offset < total {
             let members = cap.min(total - offset);
+            if let Some(kernel) = &self.episodes {
+                self.sampler.sample_into(
+                    self.net.genome_buffer(),
+                    req.seed,
+                    req.generation,
+                    req.population,
+                    offset,
+                    members,
+                )?;
+                self.net.unpack(members)?;
+                let results = kernel.run(
+                    &self.net,
+                    req.normalizer,
+                    req.seed,
+                    req.generation,
+                    offset,
+                    members,
+                    req.episodes_per_member,
+                    req.max_episode_steps,
+                )?;
+                for (i, r) in results.iter().enumerate() {
+                    let fitness = r.total_return / req.episodes_per_member.max(1) as f64;
+                    if offset + i < req.population {
+                        out.train.push(fitness);
+                    } else {
+                        out.eval.push(fitness);
+                    }
+                    out.env_steps += r.steps;
+                    out.obs_stats.merge(&r.stats);
+                }
+                offset += members;
+                continue;
+            }
             self.run_chunk(req, offset, members)?;
             for (i, h) in self.hosts[..members].iter().enumerate() {
                 let fitness = h.total / req.episodes_per_member.max(1) as f64;

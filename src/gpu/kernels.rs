@@ -492,6 +492,11 @@ impl GpuNetwork {
         self.opts
     }
 
+    /// The packed nets (member-major), for the episode kernel.
+    pub fn net_buffer(&self) -> &wgpu::Buffer {
+        &self.nets
+    }
+
     /// The genome buffer (member-major u32 words), for [`GenomeSampler::sample_into`].
     pub fn genome_buffer(&self) -> &wgpu::Buffer {
         &self.genomes

@@ -3,10 +3,11 @@
 //! [`context::GpuContext`] opens the device; [`plan`] fixes every size; [`kernels`]
 //! holds the pipelines (sampling, genome unpacking, reset, network step,
 //! reductions); [`evaluator::GpuEvaluator`] runs generations with the tasks on CPU
-//! threads; [`bench::bench_network`] times the network kernels.
+//! threads, or whole episodes on the device with a WGSL task ([`episodes`]); [`bench::bench_network`] times the network kernels.
 
 pub mod bench;
 pub mod context;
+pub mod episodes;
 pub mod evaluator;
 pub mod kernels;
 pub mod plan;

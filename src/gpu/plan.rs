@@ -55,6 +55,23 @@ pub struct NetParams {
     pub episode: u32,
 }
 
+/// Second uniform of `episodes.wgsl` (16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EpisodeParams {
+    pub episodes: u32,
+    pub max_steps: u32,
+    /// Normaliser clip.
+    pub clip: f32,
+    pub _pad0: u32,
+}
+
+/// u32 words of one member's result in full-generation mode: return, steps,
+/// observation count, 0, then the Welford mean and m2 of the observations.
+pub fn episode_result_words(obs_dim: usize) -> usize {
+    4 + 2 * obs_dim
+}
+
 /// Uniform of `sample_genomes.wgsl` (48 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]

@@ -63,6 +63,20 @@ impl Kernel {
     }
 }
 
+/// The full-generation kernel (composed with a task file by [`compose_episodes`]).
+pub const EPISODES: &str = include_str!("../../shaders/episodes.wgsl");
+
+/// The full-generation kernel for a task: header, common code, the task's WGSL
+/// (`shaders/task_<name>.wgsl`, which defines `TASK_*`, `TaskState`, `task_reset`,
+/// `task_observe`, `task_step`), the network core, then `episodes.wgsl`.
+pub fn compose_episodes(header: &str, task_source: &str) -> String {
+    format!(
+        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n\
+         // ---- task ----\n{task_source}\n// ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n\
+         // ---- episodes.wgsl ----\n{EPISODES}"
+    )
+}
+
 /// The network core shared by the network-step and episode kernels.
 pub const RSNN_CORE: &str = include_str!("../../shaders/rsnn_core.wgsl");
 
