@@ -145,7 +145,8 @@ impl GpuEvaluator {
             self.net =
                 GpuNetwork::new(&self.ctx, &self.shape, cfg_constants, members, &opts, false)?;
         }
-        while self.hosts.len() < members {
+        // Full-generation mode steps the tasks on the device: no host tasks needed.
+        while self.task_wgsl.is_none() && self.hosts.len() < members {
             let task = (self.factory)();
             self.hosts.push(HostMember {
                 task,

@@ -307,9 +307,13 @@ impl SampleParams {
 /// Device state of one member, read back for tests (CPU layouts: spikes as u64 words).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberState {
+    /// Membrane potentials.
     pub v: Vec<f32>,
+    /// Synaptic currents.
     pub i_syn: Vec<f32>,
+    /// Output rates.
     pub rate: Vec<f32>,
+    /// Input currents of the last env step.
     pub i_in: Vec<f32>,
     /// Signed synaptic counts of the last substep.
     pub counts: Vec<i32>,

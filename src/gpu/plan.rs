@@ -49,9 +49,13 @@ pub struct NetParams {
     pub grid_x: u32,
     /// Bit 0: record spike trains into the trace buffer.
     pub flags: u32,
+    /// Run seed, low word (the Philox key).
     pub seed_lo: u32,
+    /// Run seed, high word.
     pub seed_hi: u32,
+    /// Generation (third counter word).
     pub generation: u32,
+    /// Episode index (in the stream word of the potential stream).
     pub episode: u32,
 }
 
@@ -59,10 +63,13 @@ pub struct NetParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct EpisodeParams {
+    /// Episodes per member.
     pub episodes: u32,
+    /// Steps per episode at most.
     pub max_steps: u32,
     /// Normaliser clip.
     pub clip: f32,
+    /// Padding to 16 bytes.
     pub _pad0: u32,
 }
 
@@ -76,8 +83,11 @@ pub fn episode_result_words(obs_dim: usize) -> usize {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SampleParams {
+    /// Run seed, low word.
     pub seed_lo: u32,
+    /// Run seed, high word.
     pub seed_hi: u32,
+    /// Generation.
     pub generation: u32,
     /// Genome length in bits.
     pub dim: u32,
@@ -85,9 +95,13 @@ pub struct SampleParams {
     pub words: u32,
     /// Train members; later global indices copy the mode genome.
     pub population: u32,
+    /// Global index of this dispatch's first member.
     pub member_offset: u32,
+    /// Members in this dispatch.
     pub members: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
+    /// Padding to 48 bytes.
     pub _pad: [u32; 3],
 }
 
@@ -95,9 +109,13 @@ pub struct SampleParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct UnpackParams {
+    /// Members in this dispatch.
     pub members: u32,
+    /// u32 words per genome.
     pub genome_words: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 
@@ -105,9 +123,13 @@ pub struct UnpackParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ReduceParams {
+    /// Genome length in bits.
     pub dim: u32,
+    /// u32 words per genome.
     pub words: u32,
+    /// Members in this chunk.
     pub members: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
 }
 
@@ -118,7 +140,8 @@ pub fn genome_words(bits: usize) -> usize {
 }
 
 /// A 2-D grid of `groups` workgroups with at most `max_dim` per dimension:
-/// `(x, y)` with `x * y >= groups`. Kernels recover the linear index as `y * x + x`.
+/// `(x, y)` with `x * y >= groups`. Kernels recover the linear index as
+/// `wid.y * grid_x + wid.x` (`group_index` in common.wgsl) and skip indices past the end.
 pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
     let max = max_dim.max(1) as usize;
     if groups <= max {
@@ -136,6 +159,7 @@ pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
 /// Sizes of the network kernels for one shape, and the WGSL header that fixes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetPlan {
+    /// The network shape planned for.
     pub shape: Shape,
     /// Invocations per workgroup (one workgroup per member).
     pub wg: u32,
@@ -143,8 +167,9 @@ pub struct NetPlan {
     pub npt: u32,
     /// Words per neuron-indexed row, `ceil(N / 32)`.
     pub nw: u32,
-    /// Excitatory and inhibitory spike words.
+    /// Excitatory spike words.
     pub we: u32,
+    /// Inhibitory spike words.
     pub wi: u32,
     /// Genome length in bits.
     pub genome_bits: u32,
