@@ -277,3 +277,16 @@ fn mismatched_task_is_an_error_not_a_panic() {
         Ok(_) => panic!("expected an error"),
     }
 }
+
+#[test]
+fn bench_generation_counts_steps() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 64,
+        ..Default::default()
+    };
+    let (s, steps) =
+        satr::gpu::bench_generation(&ctx, &cfg, factory(), WALKER_WGSL, 7, 10, 3).unwrap();
+    assert!(s > 0.0 && s.is_finite());
+    assert!(steps > 0 && steps <= 70, "{steps}");
+}

@@ -13,6 +13,6 @@ pub mod kernels;
 pub mod plan;
 pub mod shaders;
 
-pub use bench::bench_network;
+pub use bench::{bench_generation, bench_network};
 pub use context::{list_adapters, AdapterReport, GpuContext};
 pub use evaluator::{GpuEvaluator, GpuOptions};
