@@ -318,3 +318,16 @@ fn reductions_match_cpu() {
         );
     }
 }
+
+#[test]
+fn grids_turn_two_dimensional_past_the_limit() {
+    use satr::gpu::plan::grid;
+    assert_eq!(grid(0, 65535).unwrap(), (0, 1));
+    assert_eq!(grid(65535, 65535).unwrap(), (65535, 1));
+    assert_eq!(grid(65536, 65535).unwrap(), (65535, 2));
+    assert_eq!(grid(10, 4).unwrap(), (4, 3));
+    assert!(matches!(
+        grid(17, 4),
+        Err(satr::evaluation::EngineError::TooLarge(_))
+    ));
+}
