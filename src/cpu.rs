@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use crate::distribution::{self, bit, words_for};
 use crate::evaluation::{
-    action_from_output, EngineError, GenerationFitness, GenerationRequest, Normalizer, ObsStats,
-    PopulationEvaluator, TaskFactory,
+    action_from_output, EngineError, GenerationFitness, GenerationRequest, MemberOutcome,
+    Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
 use crate::optimizer::Reductions;
@@ -249,26 +249,44 @@ fn neuron_update(
     rate: &mut [f32],
     words: &mut [u64],
 ) {
-    words.fill(0);
-    for (q, ((((v, i_syn), rate), &i_in), &cnt)) in v
-        .iter_mut()
-        .zip(i_syn.iter_mut())
-        .zip(rate.iter_mut())
-        .zip(i_in)
-        .zip(counts)
-        .enumerate()
-    {
-        let i_spk = c.r_h * cnt as f32;
-        let syn = c.alpha_syn * *i_syn + i_spk;
-        *i_syn = syn;
-        let target = c.v_reset + syn + i_in;
-        let vn = target + c.alpha_v * (*v - target);
-        let spike = vn > c.v_threshold;
-        *v = if spike { c.v_reset } else { vn };
-        let r_t = if spike { r_spike } else { 0.0 };
-        *rate = r_t + c.alpha_out * (*rate - r_t);
-        words[q / 64] |= (spike as u64) << (q % 64);
+    // Two passes: the arithmetic vectorises cleanly when spikes go to a byte mask first,
+    // then the mask is packed 64 neurons at a time.
+    let mut flags = [0u8; 64];
+    for (w, word) in words.iter_mut().enumerate() {
+        let lo = w * 64;
+        let hi = (lo + 64).min(v.len());
+        let len = hi - lo;
+        for (((((v, i_syn), rate), &i_in), &cnt), f) in v[lo..hi]
+            .iter_mut()
+            .zip(i_syn[lo..hi].iter_mut())
+            .zip(rate[lo..hi].iter_mut())
+            .zip(&i_in[lo..hi])
+            .zip(&counts[lo..hi])
+            .zip(flags.iter_mut())
+        {
+            let i_spk = c.r_h * cnt as f32;
+            let syn = c.alpha_syn * *i_syn + i_spk;
+            *i_syn = syn;
+            let target = c.v_reset + syn + i_in;
+            let vn = target + c.alpha_v * (*v - target);
+            let spike = vn > c.v_threshold;
+            *v = if spike { c.v_reset } else { vn };
+            let r_t = if spike { r_spike } else { 0.0 };
+            *rate = r_t + c.alpha_out * (*rate - r_t);
+            *f = spike as u8;
+        }
+        *word = pack_flags(&flags[..len]);
     }
+}
+
+/// Packs up to 64 0/1 bytes into a word (byte `b` -> bit `b`).
+#[inline(always)]
+fn pack_flags(flags: &[u8]) -> u64 {
+    let mut word = 0u64;
+    for (b, &f) in flags.iter().enumerate() {
+        word |= (f as u64) << b;
+    }
+    word
 }
 
 /// Output projection after the last substep: `out[k] = R_out * sum_n rate[n] W_out[n][k]`,
@@ -357,13 +375,6 @@ struct Worker {
     action: Vec<f64>,
 }
 
-/// Result of one member's episodes.
-struct MemberResult {
-    fitness: f64,
-    steps: u64,
-    stats: ObsStats,
-}
-
 /// Runs `episodes` episodes of one member with its packed network (SPEC 5) and returns
 /// the mean return, the steps taken and the observations seen.
 #[allow(clippy::too_many_arguments)]
@@ -377,7 +388,7 @@ fn run_member(
     member: u32,
     episodes: usize,
     max_steps: usize,
-) -> Result<MemberResult, EngineError> {
+) -> Result<MemberOutcome, EngineError> {
     let mut stats = ObsStats::new(w.obs.len());
     let mut total = 0.0;
     let mut steps = 0u64;
@@ -402,10 +413,10 @@ fn run_member(
         }
         total += ret;
     }
-    Ok(MemberResult {
+    Ok(MemberOutcome {
         fitness: total / episodes.max(1) as f64,
-        steps,
-        stats,
+        env_steps: steps,
+        obs_stats: stats,
     })
 }
 
@@ -470,28 +481,49 @@ impl PopulationEvaluator for CpuEvaluator {
     }
 
     fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
+        let outcomes = self.evaluate_members(req, 0..req.population + req.eval_members)?;
+        Ok(GenerationFitness::from_members(
+            req.population,
+            self.shape.obs_dim,
+            &outcomes,
+        ))
+    }
+
+    fn evaluate_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
         let dim = self.shape.layout().len();
         let words = words_for(dim);
         assert_eq!(req.thresholds.len(), dim, "thresholds length");
-        self.genomes.resize(words * req.population, 0);
+        let total = req.population + req.eval_members;
+        assert!(
+            members.end <= total,
+            "members {members:?} outside 0..{total}"
+        );
+        // Train genomes of this range, cached for the reductions when the range is whole.
+        let train = members.start.min(req.population)..members.end.min(req.population);
+        self.genomes.resize(words * train.len(), 0);
         self.genomes
             .par_chunks_mut(words)
             .enumerate()
             .for_each(|(k, g)| {
-                distribution::sample_genome(req.thresholds, req.seed, req.generation, k as u32, g)
+                let member = (train.start + k) as u32;
+                distribution::sample_genome(req.thresholds, req.seed, req.generation, member, g)
             });
-        self.genomes_of = Some((req.seed, req.generation));
+        self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
         let mode = distribution::mode_genome(req.p);
-        let total = req.population + req.eval_members;
         let (c, space, genomes) = (&self.constants, &self.space, &self.genomes);
-        let results: Vec<Result<MemberResult, EngineError>> = (0..total)
+        members
             .into_par_iter()
             .map_init(
                 || self.worker(),
                 |w, m| {
                     if m < req.population {
+                        let k = m - train.start;
                         w.genome
-                            .copy_from_slice(&genomes[m * words..(m + 1) * words]);
+                            .copy_from_slice(&genomes[k * words..(k + 1) * words]);
                     } else {
                         w.genome.copy_from_slice(&mode);
                     }
@@ -509,24 +541,7 @@ impl PopulationEvaluator for CpuEvaluator {
                     )
                 },
             )
-            .collect();
-        let mut out = GenerationFitness {
-            train: Vec::with_capacity(req.population),
-            eval: Vec::with_capacity(req.eval_members),
-            obs_stats: ObsStats::new(self.shape.obs_dim),
-            env_steps: 0,
-        };
-        for (m, r) in results.into_iter().enumerate() {
-            let r = r?;
-            if m < req.population {
-                out.train.push(r.fitness);
-            } else {
-                out.eval.push(r.fitness);
-            }
-            out.env_steps += r.steps;
-            out.obs_stats.merge(&r.stats);
-        }
-        Ok(out)
+            .collect()
     }
 
     fn reductions(

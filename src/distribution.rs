@@ -50,7 +50,8 @@ pub fn sample_genome(thresholds: &[u32], seed: u64, generation: u32, member: u32
         let end = (base + 64).min(d);
         let mut i = base;
         while i < end {
-            let r = rng::philox4x32_10([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
+            let r =
+                rng::philox4x32_10_wide([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
             for (lane, r) in r.iter().enumerate() {
                 let j = i + lane;
                 if j < end && *r < thresholds[j] {
@@ -128,8 +129,8 @@ mod tests {
         let th = thresholds(&p);
         let mut g = vec![0u64; words_for(d)];
         sample_genome(&th, 99, 4, 17, &mut g);
-        for i in 0..d {
-            let expect = rng::rng_u32(99, 4, 17, i as u32) < th[i];
+        for (i, &t) in th.iter().enumerate() {
+            let expect = rng::rng_u32(99, 4, 17, i as u32) < t;
             assert_eq!(bit(&g, i), expect, "bit {i}");
         }
         // Bits past the genome stay zero.

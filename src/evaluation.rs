@@ -21,6 +21,9 @@ pub enum EngineError {
     /// A GPU failure (adapter, device, pipeline or mapping).
     #[error("GPU backend: {0}")]
     Gpu(String),
+    /// An operation this backend does not provide.
+    #[error("not supported by this backend: {0}")]
+    Unsupported(String),
 }
 
 /// Builds a fresh task instance (one per member being evaluated, so they run in parallel).
@@ -177,12 +180,60 @@ pub struct GenerationFitness {
     pub env_steps: u64,
 }
 
+/// What one member's episodes produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberOutcome {
+    /// Mean episodic return.
+    pub fitness: f64,
+    /// Environment steps taken.
+    pub env_steps: u64,
+    /// Observations seen.
+    pub obs_stats: ObsStats,
+}
+
+impl GenerationFitness {
+    /// Assembles a generation from the outcomes of members `0..P+E` in member order
+    /// (the order fixes the floating-point merge of the observation statistics).
+    pub fn from_members(population: usize, obs_dim: usize, outcomes: &[MemberOutcome]) -> Self {
+        let mut out = GenerationFitness {
+            train: Vec::with_capacity(population),
+            eval: Vec::with_capacity(outcomes.len().saturating_sub(population)),
+            obs_stats: ObsStats::new(obs_dim),
+            env_steps: 0,
+        };
+        for (m, r) in outcomes.iter().enumerate() {
+            if m < population {
+                out.train.push(r.fitness);
+            } else {
+                out.eval.push(r.fitness);
+            }
+            out.env_steps += r.env_steps;
+            out.obs_stats.merge(&r.obs_stats);
+        }
+        out
+    }
+}
+
 /// A backend that evaluates populations. The training loop sees only this.
 pub trait PopulationEvaluator {
     /// Backend and device, for logs and metrics.
     fn describe(&self) -> String;
     /// Runs every train and eval member of the request.
     fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError>;
+    /// Runs only members `members` (indices `0..P` train, `P..P+E` eval) and returns
+    /// their outcomes in order: the building block for spreading one population over
+    /// several processes.
+    fn evaluate_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
+        let _ = (req, members);
+        Err(EngineError::Unsupported(format!(
+            "{} cannot evaluate a subset of members",
+            self.describe()
+        )))
+    }
     /// The reductions `A`, `B` of the train genomes of `req` under utilities `u`
     /// (called after [`PopulationEvaluator::evaluate`] for the same request).
     fn reductions(

@@ -4,6 +4,8 @@
 //! The reference semantics are in `docs/SPEC.md`; every backend computes exactly what
 //! it describes. Decisions the SPEC leaves open are in `docs/DECISIONS.md`.
 
+pub mod bench;
+pub mod checkpoint;
 pub mod config;
 pub mod cpu;
 pub mod distribution;
@@ -14,3 +16,4 @@ pub mod network;
 pub mod optimizer;
 pub mod rng;
 pub mod tasks;
+pub mod train;

@@ -1,0 +1,112 @@
+//! Throughput measurement in the units of SPEC 6, shared by `satr bench` and the
+//! criterion benches.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::cpu::{self, NetState, PackedNet};
+use crate::distribution::{sample_genome, thresholds, words_for};
+use crate::network::{Constants, NetworkConfig, Shape};
+use crate::rng;
+
+/// One measured configuration (SPEC 7, `satr bench --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchRecord {
+    pub backend: String,
+    pub device: String,
+    /// `network` (random observations, no task) or `generation` (a full generation).
+    pub mode: String,
+    pub population: usize,
+    pub neurons: usize,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    /// Member-steps measured (population x steps per member).
+    pub env_steps: u64,
+    /// Substeps `K` per environment step.
+    pub substeps: usize,
+    pub seconds: f64,
+    pub env_steps_per_s: f64,
+    pub synapse_substeps_per_s: f64,
+}
+
+impl BenchRecord {
+    /// Fills in the derived rates from a measured time.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        backend: &str,
+        device: &str,
+        mode: &str,
+        shape: &Shape,
+        population: usize,
+        env_steps: u64,
+        seconds: f64,
+    ) -> Self {
+        let eps = env_steps as f64 / seconds.max(1e-12);
+        BenchRecord {
+            backend: backend.into(),
+            device: device.into(),
+            mode: mode.into(),
+            population,
+            neurons: shape.neurons,
+            obs_dim: shape.obs_dim,
+            act_dim: shape.act_dim,
+            env_steps,
+            substeps: shape.substeps,
+            seconds,
+            env_steps_per_s: eps,
+            synapse_substeps_per_s: eps
+                * shape.substeps as f64
+                * (shape.neurons * shape.neurons) as f64,
+        }
+    }
+}
+
+/// A random observation for (member, step): uniform in [-2, 2), from the generator so
+/// every backend can feed the same inputs.
+pub fn random_observation(seed: u64, member: u32, step: u32, x: &mut [f32]) {
+    for (j, chunk) in x.chunks_mut(4).enumerate() {
+        let r = rng::block(seed, step, member, 3, j as u32);
+        for (v, &w) in chunk.iter_mut().zip(r.iter()) {
+            *v = (rng::unit_f32(w) - 0.5) * 4.0;
+        }
+    }
+}
+
+/// CPU network mode: `population` members with genomes at p = 0.5 run `env_steps`
+/// network steps on random observations; returns the seconds of the stepping alone.
+pub fn cpu_network(
+    cfg: &NetworkConfig,
+    obs_dim: usize,
+    act_dim: usize,
+    population: usize,
+    env_steps: usize,
+    seed: u64,
+) -> f64 {
+    let shape = Shape::new(cfg, obs_dim, act_dim);
+    let c = Constants::new(cfg, &shape);
+    let dim = shape.layout().len();
+    let th = thresholds(&vec![0.5; dim]);
+    let nets: Vec<PackedNet> = (0..population)
+        .into_par_iter()
+        .map(|k| {
+            let mut g = vec![0u64; words_for(dim)];
+            sample_genome(&th, seed, 0, k as u32, &mut g);
+            PackedNet::from_genome(shape, &g)
+        })
+        .collect();
+    let start = Instant::now();
+    nets.par_iter().enumerate().for_each(|(k, net)| {
+        let mut s = NetState::new(&shape);
+        s.reset(&c, seed, 0, k as u32, 0);
+        let mut x = vec![0.0f32; obs_dim];
+        let mut out = vec![0.0f32; act_dim];
+        for t in 0..env_steps {
+            random_observation(seed, k as u32, t as u32, &mut x);
+            cpu::env_step(net, &c, &x, &mut s, &mut out);
+        }
+        std::hint::black_box(&out);
+    });
+    start.elapsed().as_secs_f64()
+}

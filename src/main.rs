@@ -1,0 +1,551 @@
+//! The `satr` command line: train, eval, info, bench, replay.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use satr::bench::{self, BenchRecord};
+use satr::checkpoint::{self, Checkpoint};
+use satr::config::{Backend, Config};
+use satr::distribution;
+use satr::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
+use satr::network::Shape;
+use satr::tasks::{self, make_task, TASK_NAMES};
+use satr::train::{self, RunDir, RunOptions, Trainer};
+
+#[derive(Parser)]
+#[command(
+    name = "satr",
+    version,
+    about = "Train binary RSNN policies with Signal-Adaptive Trust Regions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BenchBackend {
+    Cpu,
+    Gpu,
+    Both,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum BenchMode {
+    Network,
+    Generation,
+    Both,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a policy (CartPole-v1 with the default config when given no arguments).
+    Train {
+        /// TOML config file (see configs/).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Override a config key, e.g. --set optimizer.epsilon=10 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Backend: auto, gpu or cpu (mirrors the config key `backend`).
+        #[arg(long)]
+        backend: Option<String>,
+        /// Continue the run in this directory (or from this checkpoint file).
+        #[arg(long, value_name = "DIR")]
+        resume: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Evaluate the mode genome of a checkpoint.
+    Eval {
+        /// Checkpoint file or run directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Episodes to run.
+        #[arg(long, default_value_t = 100)]
+        episodes: usize,
+        /// Seed for the evaluation episodes (default: the run's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Show the build, the CPU features, the tasks and the GPU adapters.
+    Info {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure throughput (SPEC 6 units).
+    Bench {
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BenchBackend,
+        #[arg(long, value_enum, default_value = "both")]
+        mode: BenchMode,
+        /// Print a JSON array of records (SPEC 7).
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 256)]
+        population: usize,
+        #[arg(long, default_value_t = 256)]
+        neurons: usize,
+        /// Observation dimension in network mode.
+        #[arg(long, default_value_t = 11)]
+        obs_dim: usize,
+        /// Outputs in network mode.
+        #[arg(long, default_value_t = 3)]
+        act_dim: usize,
+        /// Environment steps per member in network mode.
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Task of generation mode.
+        #[arg(long, default_value = "cartpole")]
+        task: String,
+        /// Timed repetitions (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+    /// Step a task from a given state through a file of actions; one JSON line per step.
+    Replay {
+        #[arg(long)]
+        task: String,
+        /// Comma-separated state values (see the task's `state()`).
+        #[arg(long, allow_hyphen_values = true)]
+        state: String,
+        /// File with one action per line.
+        #[arg(long)]
+        actions: PathBuf,
+    },
+}
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,satr=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Train {
+            config,
+            set,
+            backend,
+            resume,
+            quiet,
+        } => cmd_train(config, set, backend, resume, quiet),
+        Command::Eval {
+            checkpoint,
+            episodes,
+            seed,
+        } => cmd_eval(checkpoint, episodes, seed),
+        Command::Info { json } => cmd_info(json),
+        Command::Bench {
+            backend,
+            mode,
+            json,
+            population,
+            neurons,
+            obs_dim,
+            act_dim,
+            steps,
+            task,
+            repeat,
+        } => cmd_bench(
+            backend, mode, json, population, neurons, obs_dim, act_dim, steps, &task, repeat,
+        ),
+        Command::Replay {
+            task,
+            state,
+            actions,
+        } => cmd_replay(&task, &state, &actions),
+    }
+}
+
+fn cmd_train(
+    config: Option<PathBuf>,
+    mut set: Vec<String>,
+    backend: Option<String>,
+    resume: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    if let Some(b) = backend {
+        b.parse::<Backend>()?;
+        set.push(format!("backend=\"{b}\""));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                eprintln!("second signal: exiting without a checkpoint");
+                std::process::exit(130);
+            }
+            eprintln!("signal received: finishing this generation, then writing a checkpoint");
+        })
+        .context("installing the SIGINT/SIGTERM handler")?;
+    }
+    let (mut trainer, dir) = match resume {
+        Some(path) => {
+            if config.is_some() {
+                bail!("--resume takes the config from the checkpoint; use --set to change keys");
+            }
+            let (t, d) = train::resume(&path, &set)?;
+            tracing::info!(generation = t.generation, dir = %d.path.display(), "resuming");
+            (t, d)
+        }
+        None => {
+            let cfg = Config::load(config.as_deref(), &set)?;
+            let evaluator = train::make_evaluator(&cfg)?;
+            let dir = RunDir::create(&cfg)?;
+            (Trainer::new(cfg, evaluator)?, dir)
+        }
+    };
+    let cfg = &trainer.config;
+    tracing::info!(
+        task = %cfg.task,
+        population = cfg.population,
+        neurons = cfg.network.neurons,
+        rule = ?cfg.optimizer.rule,
+        backend = %trainer.backend(),
+        dir = %dir.path.display(),
+        "training"
+    );
+    let opts = RunOptions {
+        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stop,
+    };
+    let summary = train::run(&mut trainer, &dir, &opts)?;
+    let last = summary.last.as_ref();
+    let eval = last
+        .and_then(|m| m.eval_return)
+        .map(|e| format!("{e:.2}"))
+        .unwrap_or_else(|| "n/a".into());
+    if summary.interrupted {
+        println!(
+            "interrupted after generation {}; checkpoint written. Resume with: satr train --resume {}",
+            summary.generations,
+            dir.path.display()
+        );
+    } else {
+        println!(
+            "done: {} generations, eval return {eval}{}, {:.1} s; outputs in {}",
+            summary.generations,
+            summary
+                .solved_at
+                .map(|g| format!(" (target reached at generation {g})"))
+                .unwrap_or_default(),
+            last.map(|m| m.wall_s).unwrap_or(0.0),
+            dir.path.display()
+        );
+    }
+    Ok(())
+}
+
+fn cmd_eval(path: PathBuf, episodes: usize, seed: Option<u64>) -> Result<()> {
+    if episodes == 0 {
+        bail!("--episodes must be at least 1");
+    }
+    let ck = Checkpoint::load(&checkpoint::resolve(&path))?;
+    let cfg = &ck.config;
+    let mut evaluator = train::make_evaluator(cfg)?;
+    let task = make_task(&cfg.task)?;
+    let max_steps = match cfg.evaluation.max_episode_steps {
+        0 => task.max_episode_steps(),
+        n => n,
+    };
+    let th = distribution::thresholds(&ck.p);
+    let norm = Normalizer::from_stats(&ck.obs_stats, cfg.evaluation.clip_obs);
+    let req = GenerationRequest {
+        seed: seed.unwrap_or(cfg.seed),
+        generation: ck.generation,
+        p: &ck.p,
+        thresholds: &th,
+        population: 0,
+        eval_members: episodes,
+        episodes_per_member: 1,
+        max_episode_steps: max_steps,
+        normalizer: &norm,
+    };
+    let fit = evaluator.evaluate(&req)?;
+    let n = fit.eval.len() as f64;
+    let mean = fit.eval.iter().sum::<f64>() / n;
+    let std = (fit.eval.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let out = serde_json::json!({
+        "task": cfg.task,
+        "generation": ck.generation,
+        "episodes": episodes,
+        "mean_return": mean,
+        "std_return": std,
+        "min_return": fit.eval.iter().cloned().fold(f64::INFINITY, f64::min),
+        "max_return": fit.eval.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+    });
+    println!("{out}");
+    Ok(())
+}
+
+fn cmd_info(json: bool) -> Result<()> {
+    let info = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "threads": rayon::current_num_threads(),
+        "cpu_fast_path": satr::cpu::fast_path_available(),
+        "tasks": TASK_NAMES,
+        "gpu_adapters": gpu_adapters(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        println!("satr {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "cpu: {} threads, popcnt+avx2 fast path: {}",
+            info["threads"], info["cpu_fast_path"]
+        );
+        println!("tasks: {}", TASK_NAMES.join(", "));
+        let adapters = info["gpu_adapters"].as_array().cloned().unwrap_or_default();
+        if adapters.is_empty() {
+            println!("gpu adapters: none found");
+        }
+        for a in adapters {
+            println!(
+                "gpu adapter {}: {} ({}, {}, {} {}); max storage binding {} MiB, max buffer {} MiB, workgroup storage {} KiB",
+                a["index"],
+                a["name"].as_str().unwrap_or("?"),
+                a["backend"].as_str().unwrap_or("?"),
+                a["device_type"].as_str().unwrap_or("?"),
+                a["driver"].as_str().unwrap_or("?"),
+                a["driver_info"].as_str().unwrap_or(""),
+                a["max_storage_buffer_binding_size"].as_u64().unwrap_or(0) >> 20,
+                a["max_buffer_size"].as_u64().unwrap_or(0) >> 20,
+                a["max_compute_workgroup_storage_size"].as_u64().unwrap_or(0) >> 10,
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_adapters() -> serde_json::Value {
+    serde_json::to_value(satr::gpu::list_adapters()).unwrap_or_default()
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_adapters() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
+}
+
+/// Times the best of `repeat` full generations (train members only, p = 0.5).
+fn bench_generation(
+    ev: &mut dyn PopulationEvaluator,
+    cfg: &Config,
+    repeat: usize,
+) -> Result<BenchRecord> {
+    let shape = train::shape_for(cfg)?;
+    let task = make_task(&cfg.task)?;
+    let p = vec![0.5; shape.layout().len()];
+    let th = distribution::thresholds(&p);
+    let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), cfg.evaluation.clip_obs);
+    let mut best: Option<(f64, u64)> = None;
+    for r in 0..repeat {
+        let req = GenerationRequest {
+            seed: r as u64,
+            generation: 0,
+            p: &p,
+            thresholds: &th,
+            population: cfg.population,
+            eval_members: 0,
+            episodes_per_member: 1,
+            max_episode_steps: task.max_episode_steps(),
+            normalizer: &norm,
+        };
+        let t = std::time::Instant::now();
+        let fit = ev.evaluate(&req)?;
+        let secs = t.elapsed().as_secs_f64();
+        if best.is_none_or(|(b, s)| secs / (fit.env_steps as f64) < b / (s as f64)) {
+            best = Some((secs, fit.env_steps));
+        }
+    }
+    let (secs, steps) = best.expect("repeat >= 1");
+    let backend = if ev.describe().starts_with("cpu") {
+        "cpu"
+    } else {
+        "gpu"
+    };
+    Ok(BenchRecord::new(
+        backend,
+        &ev.describe(),
+        "generation",
+        &shape,
+        cfg.population,
+        steps,
+        secs,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_bench(
+    backend: BenchBackend,
+    mode: BenchMode,
+    json: bool,
+    population: usize,
+    neurons: usize,
+    obs_dim: usize,
+    act_dim: usize,
+    steps: usize,
+    task: &str,
+    repeat: usize,
+) -> Result<()> {
+    if population == 0 || steps == 0 || repeat == 0 || obs_dim == 0 || act_dim == 0 {
+        bail!("--population, --steps, --repeat, --obs-dim and --act-dim must be at least 1");
+    }
+    let mut cfg = Config::default();
+    cfg.network.neurons = neurons;
+    cfg.network.validate()?;
+    cfg.task = task.to_string();
+    cfg.population = population.max(2);
+    cfg.validate()?;
+    let mut records: Vec<BenchRecord> = Vec::new();
+    let want_cpu = matches!(backend, BenchBackend::Cpu | BenchBackend::Both);
+    let want_gpu = matches!(backend, BenchBackend::Gpu | BenchBackend::Both);
+    let net_shape = Shape::new(&cfg.network, obs_dim, act_dim);
+    let member_steps = (population * steps) as u64;
+    if want_cpu && mode != BenchMode::Generation {
+        let secs = (0..repeat)
+            .map(|r| {
+                bench::cpu_network(&cfg.network, obs_dim, act_dim, population, steps, r as u64)
+            })
+            .fold(f64::INFINITY, f64::min);
+        let dev = format!("{} threads", rayon::current_num_threads());
+        records.push(BenchRecord::new(
+            "cpu",
+            &dev,
+            "network",
+            &net_shape,
+            population,
+            member_steps,
+            secs,
+        ));
+    }
+    if want_cpu && mode != BenchMode::Network {
+        cfg.backend = Backend::Cpu;
+        let mut ev = train::make_evaluator(&cfg)?;
+        records.push(bench_generation(ev.as_mut(), &cfg, repeat)?);
+    }
+    if want_gpu {
+        bench_gpu(
+            &mut records,
+            &mut cfg,
+            mode,
+            &net_shape,
+            population,
+            steps,
+            repeat,
+        )?;
+    }
+    if want_cpu && want_gpu {
+        for m in ["network", "generation"] {
+            let rate = |b: &str| {
+                records
+                    .iter()
+                    .find(|r| r.backend == b && r.mode == m)
+                    .map(|r| r.synapse_substeps_per_s)
+            };
+            if let (Some(c), Some(g)) = (rate("cpu"), rate("gpu")) {
+                eprintln!("{m} mode: GPU/CPU throughput ratio {:.3}", g / c);
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+    } else {
+        for r in &records {
+            println!(
+                "{:>4} {:<10} pop {:>6} N {:>4} obs {:>3} act {:>2}: {:>10.3e} env-steps/s {:>10.3e} synapse-substeps/s ({:.3} s, {})",
+                r.backend, r.mode, r.population, r.neurons, r.obs_dim, r.act_dim, r.env_steps_per_s, r.synapse_substeps_per_s, r.seconds, r.device
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "gpu")]
+fn bench_gpu(
+    records: &mut Vec<BenchRecord>,
+    cfg: &mut Config,
+    mode: BenchMode,
+    shape: &Shape,
+    population: usize,
+    steps: usize,
+    repeat: usize,
+) -> Result<()> {
+    let ctx = satr::gpu::GpuContext::new()?.context("no GPU adapter found (see `satr info`)")?;
+    if mode != BenchMode::Generation {
+        let mut best = f64::INFINITY;
+        for r in 0..repeat {
+            best = best.min(satr::gpu::bench_network(
+                &ctx,
+                &cfg.network,
+                shape.obs_dim,
+                shape.act_dim,
+                population,
+                steps,
+                r as u64,
+            )?);
+        }
+        records.push(BenchRecord::new(
+            "gpu",
+            &ctx.describe(),
+            "network",
+            shape,
+            population,
+            (population * steps) as u64,
+            best,
+        ));
+    }
+    if mode != BenchMode::Network {
+        let factory = train::task_factory(&cfg.task)?;
+        let mut ev = satr::gpu::GpuEvaluator::new(&ctx, &cfg.network, factory)?;
+        records.push(bench_generation(&mut ev, cfg, repeat)?);
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn bench_gpu(
+    _records: &mut Vec<BenchRecord>,
+    _cfg: &mut Config,
+    _mode: BenchMode,
+    _shape: &Shape,
+    _population: usize,
+    _steps: usize,
+    _repeat: usize,
+) -> Result<()> {
+    bail!("this build has no GPU backend (built without the `gpu` feature)")
+}
+
+fn cmd_replay(task: &str, state: &str, actions: &PathBuf) -> Result<()> {
+    let mut t = make_task(task)?;
+    let state: Vec<f64> = state
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .with_context(|| format!("--state value `{s}` is not a number"))
+        })
+        .collect::<Result<_>>()?;
+    let text = std::fs::read_to_string(actions)
+        .with_context(|| format!("reading {}", actions.display()))?;
+    let acts = tasks::replay::parse_actions(&t.action_space(), &text)?;
+    for step in tasks::replay::replay(t.as_mut(), &state, &acts)? {
+        println!("{}", serde_json::to_string(&step)?);
+    }
+    Ok(())
+}

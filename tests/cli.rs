@@ -1,0 +1,435 @@
+//! End-to-end tests of the `satr` binary: runs, resume, signals, checkpoint integrity,
+//! config errors, replay and bench output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_satr");
+
+/// A tiny CartPole run that still exercises every part of a generation.
+const SMALL: &[&str] = &[
+    "--set",
+    "network.neurons=24",
+    "--set",
+    "population=12",
+    "--set",
+    "evaluation.eval_members=2",
+    "--set",
+    "evaluation.max_episode_steps=40",
+    "--set",
+    "run.checkpoint_every=1",
+    "--set",
+    "backend=\"cpu\"",
+];
+
+fn satr(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run satr")
+}
+
+fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
+    args.extend(SMALL.iter().map(|s| s.to_string()));
+    for s in [
+        format!("run.out_dir=\"{}\"", out.display()),
+        format!("run.name=\"{name}\""),
+        format!("generations={generations}"),
+    ] {
+        args.push("--set".into());
+        args.push(s);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    satr(&refs)
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "satr failed: {}\nstdout: {}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Metrics lines without the fields that measure time.
+fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("wall_s");
+            o.remove("env_steps_per_s");
+            v
+        })
+        .collect()
+}
+
+fn checkpoint_p(dir: &Path) -> Vec<u64> {
+    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
+    ck.p.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn resume_continues_bit_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&train(tmp.path(), "full", 6, &[]));
+    ok(&train(tmp.path(), "split", 3, &[]));
+    let split = tmp.path().join("split");
+    let o = satr(&[
+        "train",
+        "--quiet",
+        "--resume",
+        split.to_str().unwrap(),
+        "--set",
+        "generations=6",
+    ]);
+    ok(&o);
+    let full = tmp.path().join("full");
+    assert_eq!(checkpoint_p(&full), checkpoint_p(&split));
+    let (a, b) = (
+        metrics_without_timing(&full),
+        metrics_without_timing(&split),
+    );
+    assert_eq!(a.len(), 6);
+    assert_eq!(a, b);
+    // The run actually moved p (otherwise equality would prove little).
+    assert!(checkpoint_p(&full)
+        .iter()
+        .any(|&b| f64::from_bits(b) != 0.5));
+    // Every SPEC 7 field is present.
+    for key in [
+        "generation",
+        "eval_return",
+        "train_return_mean",
+        "train_return_max",
+        "total_energy",
+        "signal_energy",
+        "snr",
+        "kl_budget",
+        "kl",
+        "eta",
+        "entropy",
+        "clip_fraction",
+        "env_steps",
+        "wall_s",
+        "env_steps_per_s",
+    ] {
+        let line: serde_json::Value = serde_json::from_str(
+            std::fs::read_to_string(full.join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(line.get(key).is_some(), "metrics lack {key}");
+    }
+    assert!(full.join("config.toml").exists());
+}
+
+#[test]
+fn sigterm_checkpoints_and_resume_matches() {
+    // Pendulum episodes never terminate early, so each generation takes long enough
+    // (about 0.1 s) for the signal to land mid-run.
+    let tmp = tempfile::tempdir().unwrap();
+    let pendulum = [
+        "--set",
+        "task=\"pendulum\"",
+        "--set",
+        "evaluation.max_episode_steps=200",
+    ];
+    ok(&train(tmp.path(), "reference", 12, &pendulum));
+    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
+    args.extend(SMALL.iter().map(|s| s.to_string()));
+    for s in [
+        format!("run.out_dir=\"{}\"", tmp.path().display()),
+        "run.name=\"stopped\"".to_string(),
+        "generations=12".to_string(),
+    ] {
+        args.push("--set".into());
+        args.push(s);
+    }
+    args.extend(pendulum.iter().map(|s| s.to_string()));
+    let child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stopped = tmp.path().join("stopped");
+    let t0 = Instant::now();
+    // Wait for the first generation, then signal.
+    while !stopped.join("metrics.jsonl").exists()
+        || std::fs::read_to_string(stopped.join("metrics.jsonl"))
+            .unwrap()
+            .is_empty()
+    {
+        assert!(t0.elapsed() < Duration::from_secs(60), "run never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ck = satr::checkpoint::Checkpoint::load(&stopped.join("checkpoints/latest.ckpt")).unwrap();
+    if ck.generation < 8 {
+        assert!(
+            stdout.contains("satr train --resume"),
+            "no resume hint: {stdout}"
+        );
+    }
+    ok(&satr(&[
+        "train",
+        "--quiet",
+        "--resume",
+        stopped.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        checkpoint_p(&tmp.path().join("reference")),
+        checkpoint_p(&stopped)
+    );
+    assert_eq!(
+        metrics_without_timing(&tmp.path().join("reference")),
+        metrics_without_timing(&stopped)
+    );
+}
+
+#[test]
+fn corrupt_checkpoints_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&train(tmp.path(), "run", 1, &[]));
+    let path: PathBuf = tmp.path().join("run/checkpoints/latest.ckpt");
+    let good = std::fs::read(&path).unwrap();
+    // Evaluating the intact checkpoint works.
+    let o = satr(&[
+        "eval",
+        "--checkpoint",
+        path.to_str().unwrap(),
+        "--episodes",
+        "3",
+    ]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["episodes"], 3);
+    assert!(v["mean_return"].as_f64().unwrap() > 0.0);
+
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let o = satr(&["eval", "--checkpoint", path.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt or truncated"));
+
+    let mut flipped = good.clone();
+    let i = good.len() - 10;
+    flipped[i] = if flipped[i] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&path, &flipped).unwrap();
+    let o = satr(&[
+        "train",
+        "--resume",
+        tmp.path().join("run").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("checksum"));
+
+    std::fs::write(&path, b"hello").unwrap();
+    let o = satr(&["eval", "--checkpoint", path.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt"));
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let o = satr(&["train", "--set", "optimizer.epsilon=-1"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("optimizer.epsilon"), "{err}");
+    let o = satr(&["train", "--set", "network.nuerons=8"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nuerons"));
+    let o = satr(&["train", "--backend", "tpu"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("backend"));
+    let o = satr(&["train", "--config", "/nonexistent/cfg.toml"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/cfg.toml"));
+}
+
+#[test]
+fn presets_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            satr::config::Config::load(Some(&p), &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "expected a preset per task");
+    // The built-in default is the CartPole preset.
+    let cartpole = satr::config::Config::load(
+        Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/cartpole.toml")),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cartpole, satr::config::Config::default());
+}
+
+#[test]
+fn replay_prints_one_json_line_per_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let actions = tmp.path().join("actions.txt");
+    std::fs::write(&actions, "0\n1\n1\n0\n").unwrap();
+    let o = satr(&[
+        "replay",
+        "--task",
+        "cartpole",
+        "--state",
+        "0.01,-0.02,0.03,0.04",
+        "--actions",
+        actions.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    // Same as stepping the library task directly.
+    let mut t = satr::tasks::make_task("cartpole").unwrap();
+    t.set_state(&[0.01, -0.02, 0.03, 0.04]).unwrap();
+    for (line, a) in lines.iter().zip([0, 1, 1, 0]) {
+        let s = t.step(satr::tasks::Action::Discrete(a)).unwrap();
+        let mut obs = vec![0.0; 4];
+        t.observe(&mut obs);
+        let got: Vec<f64> = line["obs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got, obs);
+        assert_eq!(line["reward"].as_f64().unwrap(), s.reward);
+        assert_eq!(line["terminated"].as_bool().unwrap(), s.terminated);
+    }
+    let o = satr(&[
+        "replay",
+        "--task",
+        "cartpole",
+        "--state",
+        "0,0",
+        "--actions",
+        actions.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn bench_json_has_spec_fields() {
+    let o = satr(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--json",
+        "--population",
+        "5",
+        "--neurons",
+        "40",
+        "--steps",
+        "3",
+        "--repeat",
+        "1",
+    ]);
+    ok(&o);
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.len(), 2);
+    for r in &v {
+        for key in [
+            "backend",
+            "device",
+            "mode",
+            "population",
+            "neurons",
+            "obs_dim",
+            "act_dim",
+            "env_steps",
+            "substeps",
+            "seconds",
+            "env_steps_per_s",
+            "synapse_substeps_per_s",
+        ] {
+            assert!(r.get(key).is_some(), "bench record lacks {key}");
+        }
+        let eps = r["env_steps_per_s"].as_f64().unwrap();
+        let sss = r["synapse_substeps_per_s"].as_f64().unwrap();
+        assert!(eps > 0.0);
+        assert!((sss / eps - 33.0 * 40.0 * 40.0).abs() < 1e-6 * sss / eps);
+    }
+    assert_eq!(v[0]["mode"], "network");
+    assert_eq!(v[0]["env_steps"], 15);
+}
+
+#[test]
+fn gpu_training_follows_the_cpu_trajectory() {
+    // In host-task mode the GPU computes the network exactly, so every member's fitness
+    // equals the CPU's; only the GPU's reductions A, B round differently (fixed point,
+    // within 1e-5 relative by design), which moves p by a few ulps.
+    let have_gpu = serde_json::from_slice::<serde_json::Value>(&satr(&["info", "--json"]).stdout)
+        .unwrap()["gpu_adapters"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if !have_gpu {
+        assert!(
+            std::env::var("SATR_REQUIRE_GPU").is_err(),
+            "SATR_REQUIRE_GPU=1 but no adapter"
+        );
+        eprintln!("no GPU adapter: skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&train(tmp.path(), "cpu", 3, &[]));
+    ok(&train(tmp.path(), "gpu", 3, &["--backend", "gpu"]));
+    let (cpu, gpu) = (
+        metrics_without_timing(&tmp.path().join("cpu")),
+        metrics_without_timing(&tmp.path().join("gpu")),
+    );
+    assert_eq!(cpu.len(), 3);
+    for (c, g) in cpu.iter().zip(&gpu) {
+        for key in [
+            "eval_return",
+            "train_return_mean",
+            "train_return_max",
+            "train_return_min",
+            "env_steps",
+        ] {
+            assert_eq!(c[key], g[key], "{key}");
+        }
+        for key in ["total_energy", "kl", "entropy"] {
+            let (a, b) = (c[key].as_f64().unwrap(), g[key].as_f64().unwrap());
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1e-9),
+                "{key}: cpu {a} gpu {b}"
+            );
+        }
+    }
+    let (pc, pg) = (
+        checkpoint_p(&tmp.path().join("cpu")),
+        checkpoint_p(&tmp.path().join("gpu")),
+    );
+    for (a, b) in pc.iter().zip(&pg) {
+        let (a, b) = (f64::from_bits(*a), f64::from_bits(*b));
+        assert!((a - b).abs() <= 1e-9, "p differs: {a} vs {b}");
+    }
+}
