@@ -280,8 +280,13 @@ impl GpuEvaluator {
 impl PopulationEvaluator for GpuEvaluator {
     fn describe(&self) -> String {
         format!(
-            "gpu ({}, host tasks, chunk {})",
+            "gpu ({}, {}, chunk {})",
             super::context::GpuContext::describe(&self.ctx),
+            if self.task_wgsl.is_some() {
+                "tasks on device"
+            } else {
+                "host tasks"
+            },
             self.chunk
         )
     }
