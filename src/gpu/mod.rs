@@ -4,7 +4,7 @@
 //! holds the pipelines (sampling, genome unpacking, reset, network step,
 //! reductions); [`evaluator::GpuEvaluator`] runs generations with the tasks on CPU
 //! threads, or whole episodes on the device with a WGSL task ([`episodes`], tasks
-//! from [`tasks`]); [`bench`] times the kernels.
+//! from [`tasks`]); [`bench`](mod@bench) times the kernels.
 //!
 //! # Exactness
 //!
