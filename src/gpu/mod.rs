@@ -18,9 +18,9 @@
 //! Two device properties WGSL cannot control: denormals (a driver that flushes f32
 //! denormals to zero differs from the CPU once a silent neuron's current or rate decays
 //! below 1.2e-38, after about 50 silent env steps; it can flip an argmax between two
-//! such tiny outputs), and the workgroup size: lavapipe 22.3 drops barriers in
-//! workgroups under 64 invocations, so the kernels never use fewer
-//! ([`plan::MIN_NET_WORKGROUP`]).
+//! such tiny outputs), and the workgroup size: on lavapipe 22.3 workgroups under 64
+//! invocations give wrong results (barriers appear not to synchronise), so the
+//! kernels never use fewer ([`plan::MIN_NET_WORKGROUP`]).
 //! Reductions are exact integer sums in 64-bit fixed point (independent of chunking).
 //! In full-generation mode the task and the normaliser run in f32, so returns follow
 //! the CPU's f64 tasks only to f32 rounding.
