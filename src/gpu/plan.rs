@@ -330,7 +330,9 @@ impl NetPlan {
         }
         let words = largest.div_ceil(4).max(1);
         let by_binding = binding / largest.max(1);
-        let by_index = u32::MAX as u64 / words;
+        // Kernels index words in u32; the margin keeps the padded last workgroup's
+        // indices from wrapping around to the first members.
+        let by_index = (u32::MAX as u64 - 65_536) / words;
         let max_dim = limits.max_compute_workgroups_per_dimension.max(1) as u64;
         // The flat kernels run one invocation per word of the widest per-member buffer.
         let by_grid = (max_dim * max_dim * FLAT_WORKGROUP as u64) / words;
