@@ -1,4 +1,5 @@
-//! Criterion benches of the GPU kernels: genome sampling and the network step.
+//! Criterion benches of the GPU kernels: genome sampling, the network step, and a
+//! full-generation evaluation (CartPole stepped on the device).
 //! Sizes are small so they finish on a software adapter (lavapipe); `satr bench`
 //! measures realistic populations.
 
@@ -65,6 +66,22 @@ fn gpu(c: &mut Criterion) {
             Duration::from_secs_f64(s)
         })
     });
+    if let Some(wgsl) = satr::gpu::tasks::task_wgsl("cartpole") {
+        let factory: satr::evaluation::TaskFactory =
+            std::sync::Arc::new(|| satr::tasks::make_task("cartpole").expect("cartpole"));
+        group.bench_function("episodes/cartpole/P64/N128/20steps", |b| {
+            b.iter_custom(|iters| {
+                let mut total = 0.0;
+                for i in 0..iters {
+                    let (s, _) =
+                        satr::gpu::bench_generation(&ctx, &cfg, factory.clone(), wgsl, 64, 20, i)
+                            .expect("bench");
+                    total += s;
+                }
+                Duration::from_secs_f64(total)
+            })
+        });
+    }
     group.finish();
 }
 

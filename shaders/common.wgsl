@@ -47,6 +47,7 @@ const PHILOX_W1: u32 = 0xBB67AE85u;
 // Stream tags of src/rng.rs (low 2 bits of the 4th counter word).
 const STREAM_GENOME: u32 = 0u;
 const STREAM_POTENTIAL: u32 = 1u;
+const STREAM_RESET: u32 = 2u;
 
 // High and low halves of the 64-bit product, through 16-bit halves as on the CPU.
 fn mul_hi_lo(a: u32, b: u32) -> vec2<u32> {

@@ -65,3 +65,47 @@ pub fn bench_network(
     }
     Ok(elapsed)
 }
+
+/// Seconds and environment steps of one full-generation evaluation (whole episodes on
+/// the device, `task_wgsl` stepping the task) of `population` members with random
+/// genomes (p = 0.5), episodes capped at `max_steps`. `factory` builds the CPU twin of
+/// the task (for its shape). Compilation and the first allocation are done before the
+/// clock starts.
+pub fn bench_generation(
+    ctx: &GpuContext,
+    cfg: &NetworkConfig,
+    factory: crate::evaluation::TaskFactory,
+    task_wgsl: &'static str,
+    population: usize,
+    max_steps: usize,
+    seed: u64,
+) -> Result<(f64, u64), EngineError> {
+    use crate::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
+    let opts = super::evaluator::GpuOptions {
+        task_wgsl: Some(task_wgsl),
+        ..Default::default()
+    };
+    let mut eval = super::evaluator::GpuEvaluator::with_options(ctx, cfg, factory, opts)?;
+    let shape = eval.shape();
+    let p = vec![0.5; shape.layout().len()];
+    let th = thresholds(&p);
+    let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), 5.0);
+    let mut req = GenerationRequest {
+        seed,
+        generation: 0,
+        p: &p,
+        thresholds: &th,
+        population,
+        eval_members: 0,
+        episodes_per_member: 1,
+        max_episode_steps: 1,
+        normalizer: &norm,
+    };
+    // Warm-up: compiles the pipelines and sizes the buffers.
+    eval.evaluate(&req)?;
+    req.max_episode_steps = max_steps;
+    req.generation = 1;
+    let start = Instant::now();
+    let fit = eval.evaluate(&req)?;
+    Ok((start.elapsed().as_secs_f64(), fit.env_steps))
+}

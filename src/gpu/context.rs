@@ -25,12 +25,15 @@ pub struct GpuContext {
 pub struct AdapterReport {
     /// Position in the enumeration order (what `SATR_ADAPTER=<index>` selects).
     pub index: usize,
+    /// Adapter name (what `SATR_ADAPTER=<substring>` matches).
     pub name: String,
     /// `Vulkan`, `Metal`, `Dx12`, `Gl`, ...
     pub backend: String,
     /// `DiscreteGpu`, `IntegratedGpu`, `Cpu`, ...
     pub device_type: String,
+    /// Driver name.
     pub driver: String,
+    /// Driver version details.
     pub driver_info: String,
     /// Bytes one storage binding may span: bounds the members per chunk.
     pub max_storage_buffer_binding_size: u64,
@@ -38,9 +41,11 @@ pub struct AdapterReport {
     pub max_buffer_size: u64,
     /// Bytes of workgroup memory: bounds the neurons whose columns stay on chip.
     pub max_compute_workgroup_storage_size: u32,
+    /// Invocations per workgroup: bounds the network kernels' workgroup size.
     pub max_compute_invocations_per_workgroup: u32,
     /// Workgroups per grid dimension: bounds the members per dispatch.
     pub max_compute_workgroups_per_dimension: u32,
+    /// Storage buffers per shader stage (the kernels bind at most 7).
     pub max_storage_buffers_per_shader_stage: u32,
 }
 

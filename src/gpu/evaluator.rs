@@ -2,15 +2,21 @@
 //! The device runs the network of every member; the tasks run on CPU threads. Per env
 //! step the host uploads the normalised observations of all members, dispatches one
 //! step and reads the outputs back; members whose episode ended are masked.
+//!
+//! With [`GpuOptions::task_wgsl`] set, the evaluator runs in full-generation mode
+//! instead: each chunk's episodes run entirely on the device (`episodes.wgsl`), the
+//! task in f32 WGSL. The network is still exact; the task and the normaliser are f32,
+//! so returns equal the CPU's only where the task's f32 and f64 trajectories agree.
 
 use rayon::prelude::*;
 
 use super::context::GpuContext;
+use super::episodes::EpisodeKernel;
 use super::kernels::{GenomeSampler, GpuNetwork, Reducer};
 use super::plan::{NetOptions, NetPlan};
 use crate::distribution;
 use crate::evaluation::{
-    action_from_output, EngineError, GenerationFitness, GenerationRequest, ObsStats,
+    action_from_output, EngineError, GenerationFitness, GenerationRequest, MemberOutcome, ObsStats,
     PopulationEvaluator, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
@@ -21,6 +27,9 @@ use crate::tasks::{ActionSpace, Task};
 /// Construction options of [`GpuEvaluator`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GpuOptions {
+    /// The task's WGSL (`shaders/task_<name>.wgsl`, e.g. from `gpu::tasks::task_wgsl`):
+    /// when set, whole episodes run on the device (full-generation mode).
+    pub task_wgsl: Option<&'static str>,
     /// Members per chunk; `None` takes the most the adapter's limits allow. Populations
     /// larger than a chunk are processed chunk by chunk, with identical results.
     pub max_chunk: Option<usize>,
@@ -53,6 +62,9 @@ pub struct GpuEvaluator {
     sampler: GenomeSampler,
     reducer: Reducer,
     hosts: Vec<HostMember>,
+    plan: NetPlan,
+    task_wgsl: Option<&'static str>,
+    episodes: Option<EpisodeKernel>,
 }
 
 impl GpuEvaluator {
@@ -93,6 +105,10 @@ impl GpuEvaluator {
             false,
         )?;
         let dim = shape.layout().len();
+        if let Some(src) = opts.task_wgsl {
+            // Compile once now so a task/shape mismatch fails at construction.
+            EpisodeKernel::new(ctx, &plan, src, 1)?;
+        }
         Ok(GpuEvaluator {
             sampler: GenomeSampler::new(ctx, dim)?,
             reducer: Reducer::new(ctx, dim, 1)?,
@@ -103,7 +119,32 @@ impl GpuEvaluator {
             chunk,
             net,
             hosts: Vec::new(),
+            plan,
+            task_wgsl: opts.task_wgsl,
+            episodes: None,
         })
+    }
+
+    /// Full-generation mode for a built-in task (one of [`crate::tasks::TASK_NAMES`]):
+    /// the task's WGSL from [`super::tasks::task_wgsl`], its CPU twin for the shape.
+    pub fn full_generation(
+        ctx: &GpuContext,
+        cfg: &NetworkConfig,
+        task: &str,
+        opts: GpuOptions,
+    ) -> Result<Self, EngineError> {
+        crate::tasks::make_task(task)?;
+        let wgsl = super::tasks::task_wgsl(task)
+            .ok_or_else(|| EngineError::Gpu(format!("no WGSL port of task `{task}`")))?;
+        let name = task.to_string();
+        let factory: TaskFactory = std::sync::Arc::new(move || {
+            crate::tasks::make_task(&name).expect("task name checked by full_generation")
+        });
+        let opts = GpuOptions {
+            task_wgsl: Some(wgsl),
+            ..opts
+        };
+        Self::with_options(ctx, cfg, factory, opts)
     }
 
     /// The network shape for the task.
@@ -126,7 +167,8 @@ impl GpuEvaluator {
             self.net =
                 GpuNetwork::new(&self.ctx, &self.shape, cfg_constants, members, &opts, false)?;
         }
-        while self.hosts.len() < members {
+        // Full-generation mode steps the tasks on the device: no host tasks needed.
+        while self.task_wgsl.is_none() && self.hosts.len() < members {
             let task = (self.factory)();
             self.hosts.push(HostMember {
                 task,
@@ -238,51 +280,33 @@ impl GpuEvaluator {
 impl PopulationEvaluator for GpuEvaluator {
     fn describe(&self) -> String {
         format!(
-            "gpu ({}, host tasks, chunk {})",
+            "gpu ({}, {}, chunk {})",
             super::context::GpuContext::describe(&self.ctx),
+            if self.task_wgsl.is_some() {
+                "tasks on device"
+            } else {
+                "host tasks"
+            },
             self.chunk
         )
     }
 
     fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
-        let dim = self.shape.layout().len();
-        if req.thresholds.len() != dim || req.p.len() != dim {
-            return Err(EngineError::Gpu(format!(
-                "request has {} thresholds and {} probabilities for a genome of {dim} bits",
-                req.thresholds.len(),
-                req.p.len()
-            )));
-        }
-        let mode = distribution::mode_genome(req.p);
-        self.sampler.set_distribution(req.thresholds, &mode)?;
         let total = req.population + req.eval_members;
-        let cap = self.chunk.min(total).max(1);
-        let constants = *self.net_constants();
-        let opts = self.net_options();
-        self.ensure_capacity(cap, constants, opts)?;
-        let mut out = GenerationFitness {
-            train: Vec::with_capacity(req.population),
-            eval: Vec::with_capacity(req.eval_members),
-            obs_stats: ObsStats::new(self.shape.obs_dim),
-            env_steps: 0,
-        };
-        let mut offset = 0;
-        while offset < total {
-            let members = cap.min(total - offset);
-            self.run_chunk(req, offset, members)?;
-            for (i, h) in self.hosts[..members].iter().enumerate() {
-                let fitness = h.total / req.episodes_per_member.max(1) as f64;
-                if offset + i < req.population {
-                    out.train.push(fitness);
-                } else {
-                    out.eval.push(fitness);
-                }
-                out.env_steps += h.steps;
-                out.obs_stats.merge(&h.stats);
-            }
-            offset += members;
-        }
-        Ok(out)
+        let outcomes = self.run_members(req, 0..total)?;
+        Ok(GenerationFitness::from_members(
+            req.population,
+            self.shape.obs_dim,
+            &outcomes,
+        ))
+    }
+
+    fn evaluate_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        members: std::ops::Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
+        self.run_members(req, members)
     }
 
     fn reductions(
@@ -337,6 +361,81 @@ impl PopulationEvaluator for GpuEvaluator {
 }
 
 impl GpuEvaluator {
+    /// The outcomes of global members `range` (train `0..P`, eval `P..P+E`), in order,
+    /// chunk by chunk.
+    fn run_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
+        let dim = self.shape.layout().len();
+        if req.thresholds.len() != dim || req.p.len() != dim {
+            return Err(EngineError::Gpu(format!(
+                "request has {} thresholds and {} probabilities for a genome of {dim} bits",
+                req.thresholds.len(),
+                req.p.len()
+            )));
+        }
+        let total = req.population + req.eval_members;
+        if range.start > range.end || range.end > total {
+            return Err(EngineError::Gpu(format!(
+                "members {range:?} outside 0..{total}"
+            )));
+        }
+        let mode = distribution::mode_genome(req.p);
+        self.sampler.set_distribution(req.thresholds, &mode)?;
+        let cap = self.chunk.min(range.len()).max(1);
+        let constants = *self.net_constants();
+        let opts = self.net_options();
+        self.ensure_capacity(cap, constants, opts)?;
+        if let Some(src) = self.task_wgsl {
+            if self.episodes.as_ref().is_none_or(|k| k.capacity() < cap) {
+                self.episodes = Some(EpisodeKernel::new(&self.ctx, &self.plan, src, cap)?);
+            }
+        }
+        let episodes = req.episodes_per_member.max(1) as f64;
+        let mut out = Vec::with_capacity(range.len());
+        let mut offset = range.start;
+        while offset < range.end {
+            let members = cap.min(range.end - offset);
+            if let Some(kernel) = &self.episodes {
+                self.sampler.sample_into(
+                    self.net.genome_buffer(),
+                    req.seed,
+                    req.generation,
+                    req.population,
+                    offset,
+                    members,
+                )?;
+                self.net.unpack(members)?;
+                let results = kernel.run(
+                    &self.net,
+                    req.normalizer,
+                    req.seed,
+                    req.generation,
+                    offset,
+                    members,
+                    req.episodes_per_member,
+                    req.max_episode_steps,
+                )?;
+                out.extend(results.into_iter().map(|r| MemberOutcome {
+                    fitness: r.total_return / episodes,
+                    env_steps: r.steps,
+                    obs_stats: r.stats,
+                }));
+            } else {
+                self.run_chunk(req, offset, members)?;
+                out.extend(self.hosts[..members].iter().map(|h| MemberOutcome {
+                    fitness: h.total / episodes,
+                    env_steps: h.steps,
+                    obs_stats: h.stats.clone(),
+                }));
+            }
+            offset += members;
+        }
+        Ok(out)
+    }
+
     fn net_constants(&self) -> &Constants {
         self.net.constants()
     }

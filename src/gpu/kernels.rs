@@ -307,9 +307,13 @@ impl SampleParams {
 /// Device state of one member, read back for tests (CPU layouts: spikes as u64 words).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberState {
+    /// Membrane potentials.
     pub v: Vec<f32>,
+    /// Synaptic currents.
     pub i_syn: Vec<f32>,
+    /// Output rates.
     pub rate: Vec<f32>,
+    /// Input currents of the last env step.
     pub i_in: Vec<f32>,
     /// Signed synaptic counts of the last substep.
     pub counts: Vec<i32>,
@@ -490,6 +494,11 @@ impl GpuNetwork {
     /// The options the network was planned with.
     pub fn options(&self) -> NetOptions {
         self.opts
+    }
+
+    /// The packed nets (member-major), for the episode kernel.
+    pub fn net_buffer(&self) -> &wgpu::Buffer {
+        &self.nets
     }
 
     /// The genome buffer (member-major u32 words), for [`GenomeSampler::sample_into`].

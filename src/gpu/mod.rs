@@ -3,16 +3,37 @@
 //! [`context::GpuContext`] opens the device; [`plan`] fixes every size; [`kernels`]
 //! holds the pipelines (sampling, genome unpacking, reset, network step,
 //! reductions); [`evaluator::GpuEvaluator`] runs generations with the tasks on CPU
-//! threads; [`bench::bench_network`] times the network kernels.
+//! threads, or whole episodes on the device with a WGSL task ([`episodes`], tasks
+//! from [`tasks`]); [`bench`](mod@bench) times the kernels.
+//!
+//! # Exactness
+//!
+//! The network kernels compute the CPU engine's results bit for bit (integer counts,
+//! spikes, every f32 state value and the outputs; `tests/gpu_network.rs`), because
+//! they keep its operation order and round every product on its own: WGSL cannot
+//! forbid FMA contraction, so each product that feeds an add goes through
+//! `rounded()` in `common.wgsl` (an OR with an opaque zero), which no compiler can fuse.
+//! Measured on lavapipe: identical with and without the guard (it does not contract);
+//! drivers that do (NVIDIA's) would otherwise differ in the last bit.
+//! Two device properties WGSL cannot control: denormals (a driver that flushes f32
+//! denormals to zero differs from the CPU once a silent neuron's current or rate decays
+//! below 1.2e-38, after about 50 silent env steps; it can flip an argmax between two
+//! such tiny outputs), and the workgroup size: on lavapipe 22.3 workgroups under 64
+//! invocations give wrong results (barriers appear not to synchronise), so the
+//! kernels never use fewer ([`plan::MIN_NET_WORKGROUP`]).
+//! Reductions are exact integer sums in 64-bit fixed point (independent of chunking).
+//! In full-generation mode the task and the normaliser run in f32, so returns follow
+//! the CPU's f64 tasks only to f32 rounding.
 
 pub mod bench;
 pub mod context;
+pub mod episodes;
 pub mod evaluator;
 pub mod kernels;
 pub mod plan;
 pub mod shaders;
 pub mod tasks;
 
-pub use bench::bench_network;
+pub use bench::{bench_generation, bench_network};
 pub use context::{list_adapters, AdapterReport, GpuContext};
 pub use evaluator::{GpuEvaluator, GpuOptions};

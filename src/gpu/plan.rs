@@ -26,10 +26,12 @@ use crate::network::{Constants, Shape};
 /// Largest workgroup the network kernels use: enough invocations to cover N = 256 with
 /// one neuron each, small enough to keep several workgroups per compute unit.
 pub const MAX_NET_WORKGROUP: u32 = 256;
-/// Smallest workgroup the network kernels use. Mesa's lavapipe (22.3) drops
-/// `workgroupBarrier` for workgroups under 64 invocations while running the
-/// invocations of a workgroup as sequential coroutines, so smaller workgroups race
-/// (found by `tests/gpu_network.rs`: 16 to 48 invocations fail, 64 and more pass).
+/// Smallest workgroup the network kernels use. On Mesa's lavapipe (22.3) the network
+/// kernel gives wrong spikes with workgroups of 16 to 48 invocations and exact ones
+/// with 64 to 256 (found by `tests/gpu_network.rs`); with 1 substep the outputs come
+/// out as if the barrier before the output projection did not wait for the other
+/// invocations, so barriers in small workgroups appear not to synchronise there.
+/// The kernels therefore only run the configurations the tests cover.
 pub const MIN_NET_WORKGROUP: u32 = 64;
 /// Workgroup size of the flat kernels (sampling, unpacking, reductions).
 pub const FLAT_WORKGROUP: u32 = 64;
@@ -49,18 +51,45 @@ pub struct NetParams {
     pub grid_x: u32,
     /// Bit 0: record spike trains into the trace buffer.
     pub flags: u32,
+    /// Run seed, low word (the Philox key).
     pub seed_lo: u32,
+    /// Run seed, high word.
     pub seed_hi: u32,
+    /// Generation (third counter word).
     pub generation: u32,
+    /// Episode index (in the stream word of the potential stream).
     pub episode: u32,
+}
+
+/// Second uniform of `episodes.wgsl` (16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct EpisodeParams {
+    /// Episodes per member.
+    pub episodes: u32,
+    /// Steps per episode at most.
+    pub max_steps: u32,
+    /// Normaliser clip.
+    pub clip: f32,
+    /// Padding to 16 bytes.
+    pub _pad0: u32,
+}
+
+/// u32 words of one member's result in full-generation mode: return, steps,
+/// observation count, 0, then the Welford mean and m2 of the observations.
+pub fn episode_result_words(obs_dim: usize) -> usize {
+    4 + 2 * obs_dim
 }
 
 /// Uniform of `sample_genomes.wgsl` (48 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SampleParams {
+    /// Run seed, low word.
     pub seed_lo: u32,
+    /// Run seed, high word.
     pub seed_hi: u32,
+    /// Generation.
     pub generation: u32,
     /// Genome length in bits.
     pub dim: u32,
@@ -68,9 +97,13 @@ pub struct SampleParams {
     pub words: u32,
     /// Train members; later global indices copy the mode genome.
     pub population: u32,
+    /// Global index of this dispatch's first member.
     pub member_offset: u32,
+    /// Members in this dispatch.
     pub members: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
+    /// Padding to 48 bytes.
     pub _pad: [u32; 3],
 }
 
@@ -78,9 +111,13 @@ pub struct SampleParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct UnpackParams {
+    /// Members in this dispatch.
     pub members: u32,
+    /// u32 words per genome.
     pub genome_words: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 
@@ -88,9 +125,13 @@ pub struct UnpackParams {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ReduceParams {
+    /// Genome length in bits.
     pub dim: u32,
+    /// u32 words per genome.
     pub words: u32,
+    /// Members in this chunk.
     pub members: u32,
+    /// Workgroups along x of the grid.
     pub grid_x: u32,
 }
 
@@ -101,7 +142,8 @@ pub fn genome_words(bits: usize) -> usize {
 }
 
 /// A 2-D grid of `groups` workgroups with at most `max_dim` per dimension:
-/// `(x, y)` with `x * y >= groups`. Kernels recover the linear index as `y * x + x`.
+/// `(x, y)` with `x * y >= groups`. Kernels recover the linear index as
+/// `wid.y * grid_x + wid.x` (`group_index` in common.wgsl) and skip indices past the end.
 pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
     let max = max_dim.max(1) as usize;
     if groups <= max {
@@ -119,6 +161,7 @@ pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
 /// Sizes of the network kernels for one shape, and the WGSL header that fixes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetPlan {
+    /// The network shape planned for.
     pub shape: Shape,
     /// Invocations per workgroup (one workgroup per member).
     pub wg: u32,
@@ -126,8 +169,9 @@ pub struct NetPlan {
     pub npt: u32,
     /// Words per neuron-indexed row, `ceil(N / 32)`.
     pub nw: u32,
-    /// Excitatory and inhibitory spike words.
+    /// Excitatory spike words.
     pub we: u32,
+    /// Inhibitory spike words.
     pub wi: u32,
     /// Genome length in bits.
     pub genome_bits: u32,
@@ -237,7 +281,13 @@ impl NetPlan {
         } else {
             1
         };
-        4 * (cols as usize + 3 * self.zw() as usize + self.shape.neurons + 1)
+        // cols, three spike buffers, rates, xin, yout, and two flags.
+        4 * (cols as usize
+            + 3 * self.zw() as usize
+            + self.shape.neurons
+            + self.shape.obs_dim.max(1)
+            + self.shape.act_dim.max(1)
+            + 2)
     }
 
     /// Offsets (in u32 words) of the four blocks of a packed net.
@@ -280,7 +330,9 @@ impl NetPlan {
         }
         let words = largest.div_ceil(4).max(1);
         let by_binding = binding / largest.max(1);
-        let by_index = u32::MAX as u64 / words;
+        // Kernels index words in u32; the margin keeps the padded last workgroup's
+        // indices from wrapping around to the first members.
+        let by_index = (u32::MAX as u64 - 65_536) / words;
         let max_dim = limits.max_compute_workgroups_per_dimension.max(1) as u64;
         // The flat kernels run one invocation per word of the widest per-member buffer.
         let by_grid = (max_dim * max_dim * FLAT_WORKGROUP as u64) / words;
@@ -333,6 +385,8 @@ impl NetPlan {
         c("OFF_IIN", 3 * n);
         c("OFF_COUNTS", 4 * n);
         c("OFF_Z", 5 * n);
+        c("XIN_LEN", (s.obs_dim as u32).max(1));
+        c("YOUT_LEN", (s.act_dim as u32).max(1));
         h.push_str(&format!("const COLS_IN_WG: bool = {};\n", self.cols_in_wg));
         h
     }

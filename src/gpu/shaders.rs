@@ -63,10 +63,33 @@ impl Kernel {
     }
 }
 
-/// The full source of `kernel` under a generated `header`.
-pub fn compose(header: &str, kernel: Kernel) -> String {
+/// The full-generation kernel (composed with a task file by [`compose_episodes`]).
+pub const EPISODES: &str = include_str!("../../shaders/episodes.wgsl");
+
+/// The full-generation kernel for a task: header, common code, the task's WGSL
+/// (`shaders/task_<name>.wgsl`, which defines `TASK_*`, `TaskState`, `task_reset`,
+/// `task_observe`, `task_step`), the network core, then `episodes.wgsl`.
+pub fn compose_episodes(header: &str, task_source: &str) -> String {
     format!(
-        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n// ---- {} ----\n{}",
+        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n\
+         // ---- task ----\n{task_source}\n// ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n\
+         // ---- episodes.wgsl ----\n{EPISODES}"
+    )
+}
+
+/// The network core shared by the network-step and episode kernels.
+pub const RSNN_CORE: &str = include_str!("../../shaders/rsnn_core.wgsl");
+
+/// The full source of `kernel` under a generated `header`: header, common code, the
+/// network core where the kernel needs it, then the kernel.
+pub fn compose(header: &str, kernel: Kernel) -> String {
+    let core = if kernel == Kernel::RsnnStep {
+        format!("// ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n{core}// ---- {} ----\n{}",
         kernel.file(),
         kernel.source()
     )

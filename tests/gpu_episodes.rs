@@ -1,0 +1,392 @@
+//! Full-generation mode (`episodes.wgsl`: whole episodes on the device) against the
+//! CPU evaluator, with a test task whose arithmetic is exact in both f32 and f64
+//! (quarter steps on a line), so any difference is the engine's, not the task's.
+
+use std::sync::{Arc, OnceLock};
+
+use satr::cpu::CpuEvaluator;
+use satr::distribution::thresholds;
+use satr::evaluation::{
+    EngineError, GenerationRequest, Normalizer, PopulationEvaluator, TaskFactory,
+};
+use satr::gpu::plan::{NetOptions, NetPlan};
+use satr::gpu::shaders::{compose_episodes, validate};
+use satr::gpu::{GpuContext, GpuEvaluator, GpuOptions};
+use satr::network::{NetworkConfig, Shape};
+use satr::tasks::{Action, ActionSpace, Step, Task, TaskError};
+
+fn require_gpu() -> bool {
+    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The shared device, or `None` (with a notice) when there is no adapter and
+/// `SATR_REQUIRE_GPU=1` is not set.
+fn context() -> Option<GpuContext> {
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| match GpuContext::new() {
+        Ok(Some(c)) => Some(c),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("GPU context failed: {e}");
+            None
+        }
+    });
+    if ctx.is_none() {
+        assert!(
+            !require_gpu(),
+            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
+        );
+        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
+    }
+    ctx.clone()
+}
+
+/// The test task in WGSL, written to the task interface of `src/gpu/tasks.rs`.
+const WALKER_WGSL: &str = r#"
+const TASK_STATE_DIM: u32 = 2u;
+const TASK_OBS_DIM: u32 = 2u;
+const TASK_ACT_DIM: u32 = 2u;
+const TASK_DISCRETE: bool = true;
+const TASK_MAX_STEPS: u32 = 100u;
+const TASK_RESET_UNIFORMS: u32 = 2u;
+
+struct TaskState {
+    s: array<f32, TASK_STATE_DIM>,
+    steps: u32,
+    flags: u32,
+}
+
+struct TaskStep {
+    reward: f32,
+    terminated: bool,
+    truncated: bool,
+}
+
+fn task_reset(u: array<f32, 8>) -> TaskState {
+    var st: TaskState;
+    st.s[0] = floor(u[0] * 8.0) * 0.25 - 1.0;
+    st.s[1] = floor(u[1] * 4.0) * 0.25 - 0.5;
+    st.steps = 0u;
+    st.flags = 0u;
+    return st;
+}
+
+fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {
+    return array<f32, TASK_OBS_DIM>(st.s[0], st.s[1]);
+}
+
+fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
+    let right = out[1] > out[0];
+    let vel = clamp((*st).s[1] + select(-0.25, 0.25, right), -1.0, 1.0);
+    let pos = (*st).s[0] + vel;
+    (*st).s[0] = pos;
+    (*st).s[1] = vel;
+    (*st).steps += 1u;
+    var r: TaskStep;
+    r.reward = 1.0 - 0.125 * abs(pos);
+    r.terminated = abs(pos) > 3.0;
+    r.truncated = (*st).steps >= TASK_MAX_STEPS;
+    return r;
+}
+"#;
+
+/// The same task on the CPU, in f64.
+struct Walker {
+    s: [f64; 2],
+    steps: usize,
+}
+
+impl Task for Walker {
+    fn name(&self) -> &'static str {
+        "walker"
+    }
+    fn obs_dim(&self) -> usize {
+        2
+    }
+    fn action_space(&self) -> ActionSpace {
+        ActionSpace::Discrete(2)
+    }
+    fn max_episode_steps(&self) -> usize {
+        100
+    }
+    fn reset(&mut self, uniform: &mut dyn FnMut() -> f64) {
+        let u0 = uniform();
+        let u1 = uniform();
+        self.s = [
+            (u0 * 8.0).floor() * 0.25 - 1.0,
+            (u1 * 4.0).floor() * 0.25 - 0.5,
+        ];
+        self.steps = 0;
+    }
+    fn observe(&self, obs: &mut [f64]) {
+        obs.copy_from_slice(&self.s);
+    }
+    fn step(&mut self, action: Action<'_>) -> Result<Step, TaskError> {
+        let right = match action {
+            Action::Discrete(a) => a == 1,
+            Action::Continuous(_) => {
+                return Err(TaskError::InvalidAction {
+                    task: "walker",
+                    reason: "continuous".into(),
+                })
+            }
+        };
+        let vel = (self.s[1] + if right { 0.25 } else { -0.25 }).clamp(-1.0, 1.0);
+        let pos = self.s[0] + vel;
+        self.s = [pos, vel];
+        self.steps += 1;
+        Ok(Step {
+            reward: 1.0 - 0.125 * pos.abs(),
+            terminated: pos.abs() > 3.0,
+            truncated: self.steps >= 100,
+        })
+    }
+    fn state(&self) -> Vec<f64> {
+        self.s.to_vec()
+    }
+    fn set_state(&mut self, state: &[f64]) -> Result<(), TaskError> {
+        self.s = [state[0], state[1]];
+        self.steps = 0;
+        Ok(())
+    }
+}
+
+fn factory() -> TaskFactory {
+    Arc::new(|| {
+        Box::new(Walker {
+            s: [0.0; 2],
+            steps: 0,
+        })
+    })
+}
+
+#[test]
+fn episode_kernel_validates_with_a_task() {
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 2, 2);
+    let limits = wgpu::Limits {
+        max_compute_workgroup_storage_size: 32768,
+        max_compute_invocations_per_workgroup: 1024,
+        max_compute_workgroup_size_x: 1024,
+        ..wgpu::Limits::default()
+    };
+    let plan = NetPlan::new(&shape, &limits, &NetOptions::default()).unwrap();
+    validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").unwrap();
+    // A task whose dimensions disagree with the network is rejected by const_assert.
+    let wrong = Shape::new(&cfg, 3, 2);
+    let plan = NetPlan::new(&wrong, &limits, &NetOptions::default()).unwrap();
+    assert!(validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").is_err());
+}
+
+fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chunk: Option<usize>) {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons,
+        ..Default::default()
+    };
+    let mut cpu = CpuEvaluator::new(&cfg, factory());
+    let opts = GpuOptions {
+        task_wgsl: Some(WALKER_WGSL),
+        max_chunk: chunk,
+        ..Default::default()
+    };
+    let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
+    let dim = cpu.shape().layout().len();
+    let p: Vec<f64> = (0..dim)
+        .map(|i| 0.15 + 0.7 * ((i * 2_654_435_761) % 1000) as f64 / 1000.0)
+        .collect();
+    let th = thresholds(&p);
+    // Dyadic normaliser: exact in f32 and f64.
+    let norm = Normalizer {
+        mean: vec![0.5, -0.25],
+        inv_std: vec![0.5, 2.0],
+        clip: 3.0,
+    };
+    let req = GenerationRequest {
+        seed: 99,
+        generation: 4,
+        p: &p,
+        thresholds: &th,
+        population,
+        eval_members: eval,
+        episodes_per_member: episodes,
+        max_episode_steps: 25,
+        normalizer: &norm,
+    };
+    let c = cpu.evaluate(&req).unwrap();
+    let g = gpu.evaluate(&req).unwrap();
+    eprintln!("N={neurons}: train {:?} eval {:?}", c.train, c.eval);
+    assert_eq!(g.train, c.train, "train fitness");
+    assert_eq!(g.eval, c.eval, "eval fitness");
+    assert_eq!(g.env_steps, c.env_steps);
+    assert!(
+        c.train.iter().any(|&f| f != c.train[0]),
+        "all members alike"
+    );
+    assert_eq!(g.obs_stats.count, c.obs_stats.count);
+    for i in 0..2 {
+        let (gm, cm) = (g.obs_stats.mean[i], c.obs_stats.mean[i]);
+        assert!(
+            (gm - cm).abs() <= 1e-5 * (1.0 + cm.abs()),
+            "mean {gm} vs {cm}"
+        );
+        let (gv, cv) = (g.obs_stats.m2[i], c.obs_stats.m2[i]);
+        assert!(
+            (gv - cv).abs() <= 1e-4 * (1.0 + cv.abs()),
+            "m2 {gv} vs {cv}"
+        );
+    }
+}
+
+#[test]
+fn full_generation_matches_cpu_n37() {
+    compare(37, 13, 2, 1, None);
+}
+
+#[test]
+fn full_generation_two_episodes_chunked_matches_cpu_n100() {
+    compare(100, 13, 2, 2, Some(5));
+}
+
+#[test]
+fn mismatched_task_is_an_error_not_a_panic() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    // The CPU task has 2 observations; a WGSL task with 3 cannot be composed with it.
+    let bad: &'static str = Box::leak(
+        WALKER_WGSL
+            .replace(
+                "const TASK_OBS_DIM: u32 = 2u;",
+                "const TASK_OBS_DIM: u32 = 3u;",
+            )
+            .into_boxed_str(),
+    );
+    let opts = GpuOptions {
+        task_wgsl: Some(bad),
+        ..Default::default()
+    };
+    match GpuEvaluator::with_options(&ctx, &cfg, factory(), opts) {
+        Err(EngineError::Gpu(msg)) => assert!(msg.contains("episodes"), "{msg}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("expected an error"),
+    }
+}
+
+#[test]
+fn bench_generation_counts_steps() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 64,
+        ..Default::default()
+    };
+    let (s, steps) =
+        satr::gpu::bench_generation(&ctx, &cfg, factory(), WALKER_WGSL, 7, 10, 3).unwrap();
+    assert!(s > 0.0 && s.is_finite());
+    assert!(steps > 0 && steps <= 70, "{steps}");
+}
+
+#[test]
+fn evaluate_members_returns_slices_of_evaluate() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    let dim = Shape::new(&cfg, 2, 2).layout().len();
+    let p = vec![0.4; dim];
+    let th = thresholds(&p);
+    let norm = Normalizer {
+        mean: vec![0.0, 0.0],
+        inv_std: vec![1.0, 1.0],
+        clip: 5.0,
+    };
+    let req = GenerationRequest {
+        seed: 8,
+        generation: 2,
+        p: &p,
+        thresholds: &th,
+        population: 9,
+        eval_members: 2,
+        episodes_per_member: 1,
+        max_episode_steps: 15,
+        normalizer: &norm,
+    };
+    for task_wgsl in [None, Some(WALKER_WGSL)] {
+        let opts = GpuOptions {
+            task_wgsl,
+            max_chunk: Some(4),
+            ..Default::default()
+        };
+        let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
+        let all = gpu.evaluate(&req).unwrap();
+        let part = gpu.evaluate_members(&req, 3..10).unwrap();
+        let fit: Vec<f64> = part.iter().map(|o| o.fitness).collect();
+        let expect: Vec<f64> = all.train[3..]
+            .iter()
+            .chain(&all.eval[..1])
+            .copied()
+            .collect();
+        assert_eq!(fit, expect, "task on device: {}", task_wgsl.is_some());
+        assert!(gpu.evaluate_members(&req, 5..12).is_err());
+    }
+}
+
+#[test]
+fn full_generation_cartpole_tracks_the_cpu() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    let mut gpu =
+        GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", GpuOptions::default()).unwrap();
+    let cpu_factory: TaskFactory = Arc::new(|| satr::tasks::make_task("cartpole").unwrap());
+    let mut cpu = CpuEvaluator::new(&cfg, cpu_factory);
+    let dim = cpu.shape().layout().len();
+    let p: Vec<f64> = (0..dim)
+        .map(|i| 0.15 + 0.7 * ((i * 2_654_435_761) % 1000) as f64 / 1000.0)
+        .collect();
+    let th = thresholds(&p);
+    let norm = Normalizer {
+        mean: vec![0.0; 4],
+        inv_std: vec![1.0, 0.5, 4.0, 1.0],
+        clip: 5.0,
+    };
+    let req = GenerationRequest {
+        seed: 21,
+        generation: 0,
+        p: &p,
+        thresholds: &th,
+        population: 13,
+        eval_members: 2,
+        episodes_per_member: 1,
+        max_episode_steps: 30,
+        normalizer: &norm,
+    };
+    let c = cpu.evaluate(&req).unwrap();
+    let g = gpu.evaluate(&req).unwrap();
+    eprintln!("cpu {:?}\ngpu {:?}", c.train, g.train);
+    // The task runs in f32 on the device and f64 on the CPU: a member whose
+    // trajectory crosses a threshold differently may differ, but almost none do over
+    // 30 steps (all 15 agree on lavapipe).
+    let equal = c.train.iter().zip(&g.train).filter(|(a, b)| a == b).count();
+    assert!(equal >= 11, "{equal}/13 train members equal");
+    let steps_gap = (g.env_steps as f64 - c.env_steps as f64).abs() / c.env_steps as f64;
+    assert!(
+        steps_gap < 0.1,
+        "env steps {} vs {}",
+        g.env_steps,
+        c.env_steps
+    );
+    assert_eq!(g.obs_stats.count, g.env_steps);
+    assert!(matches!(
+        GpuEvaluator::full_generation(&ctx, &cfg, "no-such-task", GpuOptions::default()),
+        Err(EngineError::Task(_))
+    ));
+}
