@@ -90,6 +90,33 @@ impl Default for EvaluationConfig {
     }
 }
 
+/// Where the GPU backend runs the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuMode {
+    /// Whole episodes on the GPU, task included (in f32), one dispatch per chunk;
+    /// falls back to `host` for tasks without a WGSL version.
+    Generation,
+    /// The network on the GPU, the task on CPU threads (f64), one round trip per
+    /// environment step: the same fitness as the CPU backend, bit for bit.
+    Host,
+}
+
+/// GPU backend options, the `[gpu]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpuConfig {
+    pub mode: GpuMode,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        GpuConfig {
+            mode: GpuMode::Generation,
+        }
+    }
+}
+
 /// Where and how a run writes its outputs, the `[run]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -131,6 +158,7 @@ pub struct Config {
     pub network: NetworkConfig,
     pub optimizer: OptimizerConfig,
     pub evaluation: EvaluationConfig,
+    pub gpu: GpuConfig,
     pub run: RunConfig,
 }
 
@@ -153,6 +181,7 @@ impl Default for Config {
                 ..OptimizerConfig::default()
             },
             evaluation: EvaluationConfig::default(),
+            gpu: GpuConfig::default(),
             run: RunConfig::default(),
         }
     }

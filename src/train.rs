@@ -124,7 +124,8 @@ fn gpu_evaluator(
     factory: TaskFactory,
     hardware_only: bool,
 ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
-    use crate::gpu::{list_adapters, GpuContext, GpuEvaluator};
+    use crate::config::GpuMode;
+    use crate::gpu::{list_adapters, GpuContext, GpuEvaluator, GpuOptions};
     if hardware_only && !list_adapters().iter().any(|a| a.device_type != "Cpu") {
         return Ok(None);
     }
@@ -134,11 +135,14 @@ fn gpu_evaluator(
     if hardware_only && ctx.adapter_info.device_type == wgpu::DeviceType::Cpu {
         return Ok(None);
     }
-    Ok(Some(Box::new(GpuEvaluator::new(
-        &ctx,
-        &config.network,
-        factory,
-    )?)))
+    let on_device = config.gpu.mode == GpuMode::Generation
+        && crate::gpu::tasks::task_wgsl(&config.task).is_some();
+    let ev = if on_device {
+        GpuEvaluator::full_generation(&ctx, &config.network, &config.task, GpuOptions::default())?
+    } else {
+        GpuEvaluator::new(&ctx, &config.network, factory)?
+    };
+    Ok(Some(Box::new(ev)))
 }
 
 #[cfg(not(feature = "gpu"))]

@@ -400,7 +400,12 @@ fn gpu_training_follows_the_cpu_trajectory() {
     }
     let tmp = tempfile::tempdir().unwrap();
     ok(&train(tmp.path(), "cpu", 3, &[]));
-    ok(&train(tmp.path(), "gpu", 3, &["--backend", "gpu"]));
+    ok(&train(
+        tmp.path(),
+        "gpu",
+        3,
+        &["--backend", "gpu", "--set", "gpu.mode=\"host\""],
+    ));
     let (cpu, gpu) = (
         metrics_without_timing(&tmp.path().join("cpu")),
         metrics_without_timing(&tmp.path().join("gpu")),
