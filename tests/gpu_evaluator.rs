@@ -2,42 +2,18 @@
 //! same fitness vector, steps and observation statistics, with and without chunking;
 //! reductions within fixed-point rounding of the CPU's f64 sums.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use satr::cpu::CpuEvaluator;
 use satr::distribution::thresholds;
 use satr::evaluation::{
     EngineError, GenerationRequest, Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
 };
-use satr::gpu::{GpuContext, GpuEvaluator, GpuOptions};
+use satr::gpu::{GpuEvaluator, GpuOptions};
 use satr::network::{NetworkConfig, Shape};
 use satr::tasks::make_task;
-
-fn require_gpu() -> bool {
-    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
-/// The shared device, or `None` (with a notice) when there is no adapter and
-/// `SATR_REQUIRE_GPU=1` is not set.
-fn context() -> Option<GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new() {
-        Ok(Some(c)) => Some(c),
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("GPU context failed: {e}");
-            None
-        }
-    });
-    if ctx.is_none() {
-        assert!(
-            !require_gpu(),
-            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
-        );
-        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
-    }
-    ctx.clone()
-}
+mod common;
+use common::context;
 
 fn factory(name: &'static str) -> TaskFactory {
     Arc::new(move || make_task(name).expect("task"))

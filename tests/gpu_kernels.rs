@@ -1,42 +1,15 @@
 //! Shader validation, host/WGSL struct layouts, and the flat kernels (sampling,
 //! reductions) against the CPU definitions in `distribution`.
 
-use std::sync::OnceLock;
-
 use satr::distribution::{mode_genome, reductions, sample_genome, thresholds, words_for};
 use satr::gpu::kernels::{read_words, storage_buffer, GenomeSampler, Reducer};
 use satr::gpu::plan::{
     flat_header, NetOptions, NetParams, NetPlan, ReduceParams, SampleParams, UnpackParams,
 };
 use satr::gpu::shaders::{compose, validate, Kernel};
-use satr::gpu::GpuContext;
 use satr::network::{Constants, NetworkConfig, Shape};
-
-fn require_gpu() -> bool {
-    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
-/// The shared device, or `None` (with a notice) when there is no adapter and
-/// `SATR_REQUIRE_GPU=1` is not set.
-fn context() -> Option<GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new() {
-        Ok(Some(c)) => Some(c),
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("GPU context failed: {e}");
-            None
-        }
-    });
-    if ctx.is_none() {
-        assert!(
-            !require_gpu(),
-            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
-        );
-        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
-    }
-    ctx.clone()
-}
+mod common;
+use common::{context, require_gpu};
 
 fn lavapipe_like_limits() -> wgpu::Limits {
     wgpu::Limits {

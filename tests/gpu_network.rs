@@ -2,8 +2,6 @@
 //! substep: integer counts, spike trains, every f32 state variable and the outputs
 //! must be identical.
 
-use std::sync::OnceLock;
-
 use satr::cpu::{self, NetState, PackedNet};
 use satr::distribution::{sample_genome, thresholds, words_for};
 use satr::evaluation::EngineError;
@@ -11,32 +9,8 @@ use satr::gpu::kernels::{GpuNetwork, MemberState};
 use satr::gpu::plan::{NetOptions, NetPlan};
 use satr::gpu::GpuContext;
 use satr::network::{Constants, NetworkConfig, Shape};
-
-fn require_gpu() -> bool {
-    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
-/// The shared device, or `None` (with a notice) when there is no adapter and
-/// `SATR_REQUIRE_GPU=1` is not set.
-fn context() -> Option<GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new() {
-        Ok(Some(c)) => Some(c),
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("GPU context failed: {e}");
-            None
-        }
-    });
-    if ctx.is_none() {
-        assert!(
-            !require_gpu(),
-            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
-        );
-        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
-    }
-    ctx.clone()
-}
+mod common;
+use common::context;
 
 /// xorshift: test inputs only.
 struct Rng(u64);

@@ -1,0 +1,35 @@
+//! Shared by the GPU test files: one device per test binary, and the rule that a
+//! missing adapter skips (with a notice) unless `SATR_REQUIRE_GPU=1` makes it fail.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use satr::gpu::GpuContext;
+
+/// True when CI demands an adapter (`SATR_REQUIRE_GPU=1`).
+pub fn require_gpu() -> bool {
+    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The shared device, or `None` (with a notice) when there is no adapter and
+/// `SATR_REQUIRE_GPU=1` is not set.
+pub fn context() -> Option<GpuContext> {
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| match GpuContext::new() {
+        Ok(Some(c)) => Some(c),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("GPU context failed: {e}");
+            None
+        }
+    });
+    if ctx.is_none() {
+        assert!(
+            !require_gpu(),
+            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
+        );
+        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
+    }
+    ctx.clone()
+}
