@@ -339,18 +339,23 @@ impl PopulationEvaluator for DistributedEvaluator {
         self.send.clear();
         encode(&outcomes, self.obs_dim, &mut self.send);
         let evaluated = Instant::now();
-        // Includes the wait for the slowest rank: the cost of an uneven split shows here.
+        // A barrier first (microseconds), so that the time spent waiting for the slowest
+        // rank (an uneven split, a busy node) is told apart from the exchange itself.
+        SimpleCommunicator::world().barrier();
+        let waited = Instant::now();
         self.all_gather(total)?;
         let gathered = Instant::now();
         let all = decode(&self.recv, self.obs_dim);
         let evaluate_s = (evaluated - start).as_secs_f64();
-        let allgather_s = (gathered - evaluated).as_secs_f64();
-        let fraction = allgather_s / (evaluate_s + allgather_s).max(1e-12);
+        let wait_s = (waited - evaluated).as_secs_f64();
+        let allgather_s = (gathered - waited).as_secs_f64();
+        let fraction = allgather_s / (gathered - start).as_secs_f64().max(1e-12);
         if self.rank == 0 {
             tracing::info!(
                 generation = req.generation,
                 members = mine.len(),
                 evaluate_s,
+                wait_s,
                 allgather_s,
                 allgather_fraction = fraction,
                 "distributed evaluation"
@@ -361,6 +366,7 @@ impl PopulationEvaluator for DistributedEvaluator {
                 generation = req.generation,
                 members = mine.len(),
                 evaluate_s,
+                wait_s,
                 allgather_s,
                 allgather_fraction = fraction,
                 "distributed evaluation"
@@ -379,8 +385,17 @@ impl PopulationEvaluator for DistributedEvaluator {
         utilities: &[f64],
     ) -> Result<Reductions, EngineError> {
         // Local on purpose: summing partial reductions across ranks would change the
-        // floating-point order and so the bits of p.
-        self.inner.reductions(req, utilities)
+        // floating-point order and so the bits of p. Timed because every rank repeats
+        // it in full: it bounds the speed-up from more ranks.
+        let start = Instant::now();
+        let out = self.inner.reductions(req, utilities);
+        tracing::debug!(
+            rank = self.rank,
+            generation = req.generation,
+            reductions_s = start.elapsed().as_secs_f64(),
+            "replicated reductions"
+        );
+        out
     }
 }
 
