@@ -241,3 +241,98 @@ fn gpu_backend_is_refused_over_several_ranks() {
     assert!(!o.status.success(), "stderr: {stderr}");
     assert!(stderr.contains("backend = \"cpu\""), "stderr: {stderr}");
 }
+
+/// Pids of the processes whose parent is `parent` (the ranks mpirun started here).
+fn children(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state, ppid, ...
+        let rest = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        if rest.split_whitespace().nth(1) == Some(&parent.to_string()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn sigterm_stops_every_rank_at_the_same_generation() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // Pendulum episodes never end early: generations take long enough to signal one.
+    let sets = [
+        "task=\"pendulum\"".to_string(),
+        "population=32".to_string(),
+        "generations=100000".to_string(),
+        "run.checkpoint_every=0".to_string(),
+    ];
+    let child = Command::new(&mpirun)
+        .args(["-n", "2", "--oversubscribe", "--bind-to", "none"])
+        .args(["--mca", "btl", "self,vader,tcp"])
+        .arg(BIN)
+        .args(train_args(tmp.path(), "sig", &sets))
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = tmp.path().join("sig");
+    let start = std::time::Instant::now();
+    let lines = || {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    while lines() < 2 {
+        assert!(start.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // As Slurm does: every rank gets the signal (mpirun would abort the job).
+    let ranks = children(child.id());
+    assert_eq!(ranks.len(), 2, "rank processes {ranks:?}");
+    for pid in ranks {
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success() && stdout.contains("interrupted after generation"),
+        "{}\nstdout: {stdout}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stopped = lines();
+    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
+    assert_eq!(ck.generation as usize, stopped);
+    // The interrupted run, resumed over 2 ranks, equals one uninterrupted process.
+    let total = format!("generations={}", stopped + 1);
+    let resumed = over_mpi(
+        &mpirun,
+        2,
+        &[
+            "train".to_string(),
+            "--quiet".into(),
+            "--print-digest".into(),
+            "--resume".into(),
+            dir.display().to_string(),
+            "--set".into(),
+            total.clone(),
+        ],
+    );
+    let mut one_sets = sets.to_vec();
+    one_sets.push(total);
+    let one = single(&train_args(tmp.path(), "one", &one_sets));
+    assert_eq!(digest(&resumed, 2), digest(&one, 1));
+}
