@@ -71,19 +71,28 @@ fn single(args: &[String]) -> Output {
         .expect("run satr")
 }
 
-/// Runs the binary over `ranks` processes. One rayon thread per rank keeps the test
-/// light on small CI machines (results do not depend on thread counts).
-fn over_mpi(mpirun: &Path, ranks: usize, args: &[String]) -> Output {
-    Command::new(mpirun)
-        .args(["-n", &ranks.to_string()])
+/// The binary over `ranks` processes on this machine (as root, more ranks than cores,
+/// no pinning, and no cross-memory attach, which containers often forbid). One rayon
+/// thread per rank keeps the test light on small CI machines (results do not depend
+/// on thread counts).
+fn mpirun_command(mpirun: &Path, ranks: usize, args: &[String]) -> Command {
+    let mut c = Command::new(mpirun);
+    c.args(["-n", &ranks.to_string()])
         .args(["--oversubscribe", "--bind-to", "none"])
         .args(["--mca", "btl", "self,vader,tcp"])
+        .args(["--mca", "btl_vader_single_copy_mechanism", "none"])
         .arg(BIN)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("RAYON_NUM_THREADS", "1")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs the binary over `ranks` processes.
+fn over_mpi(mpirun: &Path, ranks: usize, args: &[String]) -> Output {
+    mpirun_command(mpirun, ranks, args)
         .output()
         .expect("run mpirun")
 }
@@ -272,15 +281,7 @@ fn sigterm_stops_every_rank_at_the_same_generation() {
         "generations=100000".to_string(),
         "run.checkpoint_every=0".to_string(),
     ];
-    let child = Command::new(&mpirun)
-        .args(["-n", "2", "--oversubscribe", "--bind-to", "none"])
-        .args(["--mca", "btl", "self,vader,tcp"])
-        .arg(BIN)
-        .args(train_args(tmp.path(), "sig", &sets))
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("RAYON_NUM_THREADS", "1")
-        .env("RUST_LOG", "warn")
+    let child = mpirun_command(&mpirun, 2, &train_args(tmp.path(), "sig", &sets))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
