@@ -5,8 +5,10 @@
 //! contiguous slice [`share`] of members `0..P+E`, then all ranks all-gather the
 //! per-member outcomes as raw `f64`/`u64` bits and merge them in member order, so each
 //! rank sees exactly what one process would have computed. Genomes never cross the
-//! network: any rank regenerates any genome from `(seed, generation, member)`, and the
-//! reductions are computed locally, identically, on every rank.
+//! network: any rank regenerates any genome from `(seed, generation, member)`. The
+//! reductions `A`, `B` are split by coordinates instead: each rank samples its words of
+//! every train genome, sums over all members in member order, and the ranks all-gather
+//! the sums, which are then bit-identical to one process's.
 
 use std::ops::Range;
 use std::time::Instant;
@@ -16,8 +18,10 @@ use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Count;
+use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::distribution::{self, words_for};
 use crate::evaluation::{
     EngineError, GenerationFitness, GenerationRequest, MemberOutcome, ObsStats, PopulationEvaluator,
 };
@@ -263,6 +267,27 @@ pub struct DistributedEvaluator {
     size: usize,
     send: Vec<u64>,
     recv: Vec<u64>,
+    /// This rank's words of every train genome, member-major, for the reductions.
+    block: Vec<u64>,
+}
+
+/// All-gathers `mine` (this rank's share of the words `0..words`, 64 values each) into
+/// `out`, in word order.
+fn gather_words(mine: &[f64], words: usize, size: usize, out: &mut Vec<f64>) {
+    assert!(
+        words * 64 <= Count::MAX as usize,
+        "genome too long for one MPI message"
+    );
+    let counts: Vec<Count> = (0..size)
+        .map(|r| (share(words, r, size).len() * 64) as Count)
+        .collect();
+    let displs: Vec<Count> = (0..size)
+        .map(|r| (share(words, r, size).start * 64) as Count)
+        .collect();
+    out.clear();
+    out.resize(words * 64, 0.0);
+    let mut partition = PartitionMut::new(&mut out[..], counts, displs);
+    SimpleCommunicator::world().all_gather_varcount_into(mine, &mut partition);
 }
 
 impl DistributedEvaluator {
@@ -280,6 +305,7 @@ impl DistributedEvaluator {
             size: world.size(),
             send: Vec::new(),
             recv: Vec::new(),
+            block: Vec::new(),
         }
     }
 
@@ -384,18 +410,58 @@ impl PopulationEvaluator for DistributedEvaluator {
         req: &GenerationRequest<'_>,
         utilities: &[f64],
     ) -> Result<Reductions, EngineError> {
-        // Local on purpose: summing partial reductions across ranks would change the
-        // floating-point order and so the bits of p. Timed because every rank repeats
-        // it in full: it bounds the speed-up from more ranks.
+        // Split by coordinates, not by members: each rank samples its words of every
+        // train genome and sums over all members in member order, exactly as one
+        // process does for those coordinates, so the gathered A and B are bit-identical
+        // (summing partial sums over members across ranks would not be).
         let start = Instant::now();
-        let out = self.inner.reductions(req, utilities);
+        let dim = req.thresholds.len();
+        let words = words_for(dim);
+        let mine = share(words, self.rank, self.size);
+        assert_eq!(
+            utilities.len(),
+            req.population,
+            "one utility per train member"
+        );
+        self.block.clear();
+        self.block.resize(mine.len() * req.population, 0);
+        if !mine.is_empty() {
+            self.block
+                .par_chunks_mut(mine.len())
+                .enumerate()
+                .for_each(|(k, out)| {
+                    distribution::sample_words(
+                        req.thresholds,
+                        req.seed,
+                        req.generation,
+                        k as u32,
+                        mine.start,
+                        out,
+                    )
+                });
+        }
+        let part = distribution::reductions(&self.block, mine.len() * 64, utilities);
+        let computed = Instant::now();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        gather_words(&part.a, words, self.size, &mut a);
+        gather_words(&part.b, words, self.size, &mut b);
+        a.truncate(dim);
+        b.truncate(dim);
         tracing::debug!(
             rank = self.rank,
             generation = req.generation,
-            reductions_s = start.elapsed().as_secs_f64(),
-            "replicated reductions"
+            words = mine.len(),
+            reductions_s = (computed - start).as_secs_f64(),
+            allgather_s = computed.elapsed().as_secs_f64(),
+            "coordinate-split reductions"
         );
-        out
+        Ok(Reductions {
+            a,
+            b,
+            u1: part.u1,
+            u2: part.u2,
+            population: req.population,
+        })
     }
 }
 
