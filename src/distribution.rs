@@ -41,10 +41,29 @@ pub fn bit(words: &[u64], i: usize) -> bool {
 /// Samples genome `member` of `generation` into `out` (`words_for(thresholds.len())`
 /// words; bits past the end are zero).
 pub fn sample_genome(thresholds: &[u32], seed: u64, generation: u32, member: u32, out: &mut [u64]) {
+    assert_eq!(
+        out.len(),
+        words_for(thresholds.len()),
+        "genome buffer length"
+    );
+    sample_words(thresholds, seed, generation, member, 0, out);
+}
+
+/// Words `first..first + out.len()` of genome `member` (what [`sample_genome`] puts
+/// there), so that a process can sample only the coordinates it reduces.
+pub fn sample_words(
+    thresholds: &[u32],
+    seed: u64,
+    generation: u32,
+    member: u32,
+    first: usize,
+    out: &mut [u64],
+) {
     let d = thresholds.len();
-    assert_eq!(out.len(), words_for(d), "genome buffer length");
+    assert!(first + out.len() <= words_for(d), "words past the genome");
     let key = rng::seed_key(seed);
-    for (w, word) in out.iter_mut().enumerate() {
+    for (local, word) in out.iter_mut().enumerate() {
+        let w = first + local;
         let mut acc = 0u64;
         let base = w * 64;
         let end = (base + 64).min(d);

@@ -8,6 +8,8 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod distribution;
 pub mod evaluation;
 #[cfg(feature = "gpu")]

@@ -14,7 +14,73 @@ use satr::distribution;
 use satr::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
 use satr::network::Shape;
 use satr::tasks::{self, make_task, TASK_NAMES};
-use satr::train::{self, RunDir, RunOptions, Trainer};
+use satr::train::{self, RunDir, RunOptions, TrainError, Trainer};
+
+#[cfg(feature = "distributed")]
+use satr::distributed::World;
+
+/// Without the `distributed` feature every process is alone.
+#[cfg(not(feature = "distributed"))]
+struct World;
+
+#[cfg(not(feature = "distributed"))]
+impl World {
+    fn init() -> Result<World> {
+        Ok(World)
+    }
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn abort(&self, _code: i32) {}
+}
+
+/// The evaluator of a training run: under MPI with several processes, each evaluates
+/// its share of the members and all of them gather the whole generation.
+#[cfg(feature = "distributed")]
+fn run_evaluator(world: &World, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+    if world.size() == 1 {
+        return train::make_evaluator(cfg);
+    }
+    if cfg.backend != Backend::Cpu {
+        world.assign_gpu_adapter();
+    }
+    let inner = train::make_evaluator(cfg)?;
+    let obs_dim = train::shape_for(cfg)?.obs_dim;
+    Ok(Box::new(satr::distributed::DistributedEvaluator::new(
+        inner, world, obs_dim,
+    )))
+}
+
+#[cfg(not(feature = "distributed"))]
+fn run_evaluator(_world: &World, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+    train::make_evaluator(cfg)
+}
+
+/// How the processes of a run agree to stop together (none needed when alone).
+#[cfg(feature = "distributed")]
+fn stop_vote(world: &World) -> Option<fn(bool) -> bool> {
+    (world.size() > 1).then_some(satr::distributed::any_rank as fn(bool) -> bool)
+}
+
+#[cfg(not(feature = "distributed"))]
+fn stop_vote(_world: &World) -> Option<fn(bool) -> bool> {
+    None
+}
+
+/// FNV-1a over the bits of `p`: equal digests mean bit-identical distributions, which
+/// is what tests compare across process counts.
+fn p_digest(p: &[f64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in p {
+        for b in x.to_bits().to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +126,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// At the end, print the world size and a digest of the final p (for tests that
+        /// compare runs bit for bit).
+        #[arg(long, hide = true)]
+        print_digest: bool,
     },
     /// Evaluate the mode genome of a checkpoint.
     Eval {
@@ -122,15 +192,47 @@ enum Command {
 }
 
 fn main() {
+    // Parsed first: `--help` and usage errors exit at once, before MPI is initialised.
+    let cli = Cli::parse();
     quiet_headless_vulkan();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,satr=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = real_main() {
-        eprintln!("error: {e:#}");
+    let ok = {
+        // MPI wants to be initialised before other threads exist.
+        let world = match World::init() {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+        };
+        // The other ranks of an MPI job would repeat rank 0's log lines.
+        let default_filter = if world.rank() == 0 {
+            "warn,satr=info"
+        } else {
+            "warn"
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        match real_main(&world, cli) {
+            Ok(()) => true,
+            Err(e) => {
+                if world.size() > 1 {
+                    eprintln!("error (rank {} of {}): {e:#}", world.rank(), world.size());
+                    // The other ranks may be waiting in a collective this one never joins.
+                    world.abort(1);
+                } else {
+                    eprintln!("error: {e:#}");
+                }
+                false
+            }
+        }
+        // `world` ends here: MPI is finalised before exiting (a launcher counts a rank
+        // that exits without finalising as failed).
+    };
+    if !ok {
         std::process::exit(1);
     }
 }
@@ -162,21 +264,22 @@ fn quiet_headless_vulkan() {
     }
 }
 
-fn real_main() -> Result<()> {
-    match Cli::parse().command {
+fn real_main(world: &World, cli: Cli) -> Result<()> {
+    match cli.command {
         Command::Train {
             config,
             set,
             backend,
             resume,
             quiet,
-        } => cmd_train(config, set, backend, resume, quiet),
+            print_digest,
+        } => cmd_train(world, config, set, backend, resume, quiet, print_digest),
         Command::Eval {
             checkpoint,
             episodes,
             seed,
         } => cmd_eval(checkpoint, episodes, seed),
-        Command::Info { json } => cmd_info(json),
+        Command::Info { json } => cmd_info(world, json),
         Command::Bench {
             backend,
             mode,
@@ -200,12 +303,16 @@ fn real_main() -> Result<()> {
 }
 
 fn cmd_train(
+    world: &World,
     config: Option<PathBuf>,
     mut set: Vec<String>,
     backend: Option<String>,
     resume: Option<PathBuf>,
     quiet: bool,
+    print_digest: bool,
 ) -> Result<()> {
+    // Rank 0 alone writes the run directory and prints.
+    let writer = world.rank() == 0;
     if let Some(b) = backend {
         b.parse::<Backend>()?;
         set.push(format!("backend=\"{b}\""));
@@ -227,14 +334,20 @@ fn cmd_train(
             if config.is_some() {
                 bail!("--resume takes the config from the checkpoint; use --set to change keys");
             }
-            let (t, d) = train::resume(&path, &set)?;
+            let (t, d) = train::resume_with(&path, &set, |cfg| run_evaluator(world, cfg), writer)?;
             tracing::info!(generation = t.generation, dir = %d.path.display(), "resuming");
             (t, d)
         }
         None => {
             let cfg = Config::load(config.as_deref(), &set)?;
-            let evaluator = train::make_evaluator(&cfg)?;
-            let dir = RunDir::create(&cfg)?;
+            let evaluator = run_evaluator(world, &cfg)?;
+            let dir = if writer {
+                RunDir::create(&cfg)?
+            } else {
+                RunDir {
+                    path: RunDir::path_for(&cfg),
+                }
+            };
             (Trainer::new(cfg, evaluator)?, dir)
         }
     };
@@ -245,14 +358,20 @@ fn cmd_train(
         neurons = cfg.network.neurons,
         rule = ?cfg.optimizer.rule,
         backend = %trainer.backend(),
+        world_size = world.size(),
         dir = %dir.path.display(),
         "training"
     );
     let opts = RunOptions {
-        progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress: writer && !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         stop,
+        secondary: !writer,
+        stop_vote: stop_vote(world),
     };
     let summary = train::run(&mut trainer, &dir, &opts)?;
+    if !writer {
+        return Ok(());
+    }
     let last = summary.last.as_ref();
     let eval = last
         .and_then(|m| m.eval_return)
@@ -275,6 +394,10 @@ fn cmd_train(
             last.map(|m| m.wall_s).unwrap_or(0.0),
             dir.path.display()
         );
+    }
+    if print_digest {
+        println!("world size: {}", world.size());
+        println!("p digest: {:016x}", p_digest(&trainer.p));
     }
     Ok(())
 }
@@ -321,14 +444,20 @@ fn cmd_eval(path: PathBuf, episodes: usize, seed: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-fn cmd_info(json: bool) -> Result<()> {
-    let info = serde_json::json!({
+fn cmd_info(world: &World, json: bool) -> Result<()> {
+    if world.rank() != 0 {
+        return Ok(());
+    }
+    let mut info = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "threads": rayon::current_num_threads(),
         "cpu_fast_path": satr::cpu::fast_path_available(),
         "tasks": TASK_NAMES,
         "gpu_adapters": gpu_adapters(),
     });
+    if world.size() > 1 {
+        info["world_size"] = world.size().into();
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -338,6 +467,9 @@ fn cmd_info(json: bool) -> Result<()> {
             info["threads"], info["cpu_fast_path"]
         );
         println!("tasks: {}", TASK_NAMES.join(", "));
+        if world.size() > 1 {
+            println!("mpi: world size {}", world.size());
+        }
         let adapters = info["gpu_adapters"].as_array().cloned().unwrap_or_default();
         if adapters.is_empty() {
             println!("gpu adapters: none found");

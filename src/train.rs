@@ -308,6 +308,12 @@ pub struct RunOptions {
     pub progress: bool,
     /// Set by the SIGINT/SIGTERM handler: checkpoint after the current generation and stop.
     pub stop: Arc<AtomicBool>,
+    /// True on every process of a multi-process run but one: it computes everything
+    /// and writes nothing (no metrics, no checkpoints).
+    pub secondary: bool,
+    /// Combines this process's stop flag with the other processes' after each
+    /// generation (a collective), so that all of them stop at the same generation.
+    pub stop_vote: Option<fn(bool) -> bool>,
 }
 
 /// How a run ended.
@@ -330,16 +336,7 @@ pub struct RunDir {
 impl RunDir {
     /// Creates a new run directory for a config (name from `run.name`, or task-seed-time).
     pub fn create(config: &Config) -> Result<Self, TrainError> {
-        let name = if config.run.name.is_empty() {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            format!("{}-s{}-{}", config.task, config.seed, secs)
-        } else {
-            config.run.name.clone()
-        };
-        let path = Path::new(&config.run.out_dir).join(name);
+        let path = Self::path_for(config);
         if path.join("checkpoints").join("latest.ckpt").exists() {
             return Err(TrainError::Resume(format!(
                 "{} already holds a run; resume it with `satr train --resume {}` or choose another run.name",
@@ -351,6 +348,20 @@ impl RunDir {
         let cfg_path = path.join("config.toml");
         fs::write(&cfg_path, config.to_toml()).map_err(io(&cfg_path))?;
         Ok(RunDir { path })
+    }
+
+    /// Where [`RunDir::create`] puts a config's run, creating nothing.
+    pub fn path_for(config: &Config) -> PathBuf {
+        let name = if config.run.name.is_empty() {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            format!("{}-s{}-{}", config.task, config.seed, secs)
+        } else {
+            config.run.name.clone()
+        };
+        Path::new(&config.run.out_dir).join(name)
     }
 
     /// The checkpoint file.
@@ -410,11 +421,17 @@ pub fn run(
     );
     bar.set_position(trainer.generation as u64);
     let metrics_path = dir.metrics_path();
-    let mut metrics_file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&metrics_path)
-        .map_err(io(&metrics_path))?;
+    let mut metrics_file = if opts.secondary {
+        None
+    } else {
+        Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&metrics_path)
+                .map_err(io(&metrics_path))?,
+        )
+    };
     let mut summary = RunSummary {
         run_dir: dir.path.clone(),
         generations: trainer.generation,
@@ -425,9 +442,11 @@ pub fn run(
     let every = trainer.config.run.checkpoint_every;
     while (trainer.generation as usize) < trainer.config.generations {
         let m = trainer.step()?;
-        let line = serde_json::to_string(&m).expect("metrics serialise");
-        writeln!(metrics_file, "{line}").map_err(io(&metrics_path))?;
-        metrics_file.flush().map_err(io(&metrics_path))?;
+        if let Some(f) = metrics_file.as_mut() {
+            let line = serde_json::to_string(&m).expect("metrics serialise");
+            writeln!(f, "{line}").map_err(io(&metrics_path))?;
+            f.flush().map_err(io(&metrics_path))?;
+        }
         let eval = m
             .eval_return
             .map(|e| format!("{e:.1}"))
@@ -452,8 +471,11 @@ pub fn run(
         summary.last = Some(m);
         summary.generations = trainer.generation;
         let stop = opts.stop.load(Ordering::SeqCst);
+        let stop = opts.stop_vote.map_or(stop, |vote| vote(stop));
         let finished = trainer.generation as usize >= trainer.config.generations || solved;
-        if stop || finished || (every > 0 && (trainer.generation as usize).is_multiple_of(every)) {
+        let due =
+            stop || finished || (every > 0 && (trainer.generation as usize).is_multiple_of(every));
+        if due && !opts.secondary {
             trainer.checkpoint().save(&dir.checkpoint_path())?;
         }
         if stop {
@@ -470,6 +492,18 @@ pub fn run(
 
 /// Opens the run directory of a checkpoint for resuming and rebuilds the trainer.
 pub fn resume(path: &Path, overrides: &[String]) -> Result<(Trainer, RunDir), TrainError> {
+    resume_with(path, overrides, make_evaluator, true)
+}
+
+/// [`resume`] with the evaluator built by `make` from the checkpoint's config; with
+/// `write` false (the secondary processes of a multi-process run) the run directory
+/// is only read.
+pub fn resume_with(
+    path: &Path,
+    overrides: &[String],
+    make: impl FnOnce(&Config) -> Result<Box<dyn PopulationEvaluator>, TrainError>,
+    write: bool,
+) -> Result<(Trainer, RunDir), TrainError> {
     let ck_path = checkpoint::resolve(path);
     let mut ck = Checkpoint::load(&ck_path)?;
     if !overrides.is_empty() {
@@ -486,10 +520,13 @@ pub fn resume(path: &Path, overrides: &[String]) -> Result<(Trainer, RunDir), Tr
             ))
         })?
         .to_path_buf();
-    let evaluator = make_evaluator(&ck.config)?;
+    let evaluator = make(&ck.config)?;
     let generation = ck.generation;
     let trainer = Trainer::from_checkpoint(ck, evaluator)?;
     let dir = RunDir { path: run_dir };
+    if !write {
+        return Ok((trainer, dir));
+    }
     dir.truncate_metrics(generation)?;
     let cfg_path = dir.path.join("config.toml");
     fs::write(&cfg_path, trainer.config.to_toml()).map_err(io(&cfg_path))?;

@@ -1,0 +1,339 @@
+//! Multi-process training under `mpirun`: runs over 2 and 3 ranks must end with a `p`
+//! bit-identical to one process, with any split of the members (empty shares too), and
+//! resume under MPI must continue bit-identically. MPI initialises once per process, so
+//! everything goes through the built binary.
+//!
+//! Skipped with a notice when `mpirun` is not on PATH; `SATR_REQUIRE_MPI=1` turns a
+//! missing `mpirun` into a failure (CI sets it).
+#![cfg(feature = "distributed")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_satr");
+
+/// A tiny CartPole run (as tests/cli.rs's) that still exercises every part of a generation.
+const SMALL: &[&str] = &[
+    "network.neurons=24",
+    "population=12",
+    "evaluation.eval_members=2",
+    "evaluation.max_episode_steps=40",
+    "run.checkpoint_every=1",
+    "backend=\"cpu\"",
+];
+
+fn mpirun() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("mpirun"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("SATR_REQUIRE_MPI").as_deref() != Ok("1"),
+            "SATR_REQUIRE_MPI=1 but mpirun is not on PATH (install openmpi-bin)"
+        );
+        eprintln!(
+            "mpirun not found: skipping the MPI test (set SATR_REQUIRE_MPI=1 to fail instead)"
+        );
+    }
+    found
+}
+
+/// `satr train` arguments for run `name` in `out`: SMALL, then `sets` (later keys win).
+fn train_args(out: &Path, name: &str, sets: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["train".into(), "--quiet".into(), "--print-digest".into()];
+    let keys = SMALL
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            format!("run.out_dir=\"{}\"", out.display()),
+            format!("run.name=\"{name}\""),
+        ])
+        .chain(sets.iter().cloned());
+    for k in keys {
+        args.push("--set".into());
+        args.push(k);
+    }
+    args
+}
+
+/// Runs the binary as one process, without any launcher.
+fn single(args: &[String]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("OMPI_COMM_WORLD_SIZE")
+        .env_remove("PMIX_RANK")
+        .env_remove("PMI_RANK")
+        .env_remove("PMI_SIZE")
+        .output()
+        .expect("run satr")
+}
+
+/// The binary over `ranks` processes on this machine (as root, more ranks than cores,
+/// no pinning, and no cross-memory attach, which containers often forbid). One rayon
+/// thread per rank keeps the test light on small CI machines (results do not depend
+/// on thread counts).
+fn mpirun_command(mpirun: &Path, ranks: usize, args: &[String]) -> Command {
+    let mut c = Command::new(mpirun);
+    c.args(["-n", &ranks.to_string()])
+        .args(["--oversubscribe", "--bind-to", "none"])
+        .args(["--mca", "btl", "self,vader,tcp"])
+        .args(["--mca", "btl_vader_single_copy_mechanism", "none"])
+        .arg(BIN)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs the binary over `ranks` processes.
+fn over_mpi(mpirun: &Path, ranks: usize, args: &[String]) -> Output {
+    mpirun_command(mpirun, ranks, args)
+        .output()
+        .expect("run mpirun")
+}
+
+/// The digest line, after checking the run succeeded over `ranks` processes (a
+/// binary launched by a foreign mpirun would run as several worlds of one).
+fn digest(o: &Output, ranks: usize) -> String {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "satr failed: {}\nstdout: {stdout}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sizes: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("world size: "))
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![format!("world size: {ranks}")],
+        "exactly one rank reports, with the launched size\nstdout: {stdout}"
+    );
+    let digests: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("p digest: "))
+        .collect();
+    assert_eq!(digests.len(), 1, "stdout: {stdout}");
+    digests[0].to_string()
+}
+
+fn checkpoint_p(dir: &Path) -> Vec<u64> {
+    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
+    ck.p.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Metrics lines without the fields that measure time.
+fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("wall_s");
+            o.remove("env_steps_per_s");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn two_and_three_ranks_match_one_process() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let gens = ["generations=3".to_string()];
+    let one = single(&train_args(tmp.path(), "one", &gens));
+    let reference = digest(&one, 1);
+    for ranks in [2, 3] {
+        let name = format!("ranks{ranks}");
+        let o = over_mpi(&mpirun, ranks, &train_args(tmp.path(), &name, &gens));
+        assert_eq!(digest(&o, ranks), reference, "{ranks} ranks");
+        let dir = tmp.path().join(&name);
+        assert_eq!(checkpoint_p(&dir), checkpoint_p(&tmp.path().join("one")));
+        assert_eq!(
+            metrics_without_timing(&dir),
+            metrics_without_timing(&tmp.path().join("one")),
+            "{ranks} ranks: metrics written once, equal to one process"
+        );
+    }
+    // p moved, so equality proves something.
+    assert!(checkpoint_p(&tmp.path().join("one"))
+        .iter()
+        .any(|&b| f64::from_bits(b) != 0.5));
+}
+
+#[test]
+fn fewer_members_than_ranks() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "generations=2".to_string(),
+        "population=2".to_string(),
+        "evaluation.eval_members=0".to_string(),
+    ];
+    let reference = digest(&single(&train_args(tmp.path(), "one", &sets)), 1);
+    let o = over_mpi(&mpirun, 3, &train_args(tmp.path(), "three", &sets));
+    assert_eq!(digest(&o, 3), reference);
+}
+
+#[test]
+fn resume_under_mpi_matches_uninterrupted() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let full = digest(
+        &single(&train_args(
+            tmp.path(),
+            "full",
+            &["generations=4".to_string()],
+        )),
+        1,
+    );
+    let first = over_mpi(
+        &mpirun,
+        2,
+        &train_args(tmp.path(), "split", &["generations=2".to_string()]),
+    );
+    digest(&first, 2);
+    let split = tmp.path().join("split");
+    let resumed = over_mpi(
+        &mpirun,
+        2,
+        &[
+            "train".to_string(),
+            "--quiet".into(),
+            "--print-digest".into(),
+            "--resume".into(),
+            split.display().to_string(),
+            "--set".into(),
+            "generations=4".into(),
+        ],
+    );
+    assert_eq!(digest(&resumed, 2), full);
+    assert_eq!(checkpoint_p(&split), checkpoint_p(&tmp.path().join("full")));
+    assert_eq!(
+        metrics_without_timing(&split),
+        metrics_without_timing(&tmp.path().join("full"))
+    );
+}
+
+#[test]
+fn plain_start_is_one_process() {
+    // No launcher: the binary must not need MPI at all and reports a world of one.
+    let tmp = tempfile::tempdir().unwrap();
+    digest(
+        &single(&train_args(tmp.path(), "plain", &["generations=1".into()])),
+        1,
+    );
+}
+
+#[test]
+fn gpu_backend_is_refused_over_several_ranks() {
+    // The GPU evaluator cannot evaluate a range of members yet; without an adapter the
+    // run fails earlier. Either way the error must point at the CPU backend, on every
+    // rank, without leaving ranks waiting in a collective.
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "generations=1".to_string(),
+        "population=4".to_string(),
+        "backend=\"gpu\"".to_string(),
+    ];
+    let o = over_mpi(&mpirun, 2, &train_args(tmp.path(), "gpu", &sets));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "stderr: {stderr}");
+    assert!(stderr.contains("backend = \"cpu\""), "stderr: {stderr}");
+}
+
+/// Pids of the processes whose parent is `parent` (the ranks mpirun started here).
+fn children(parent: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state, ppid, ...
+        let rest = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+        if rest.split_whitespace().nth(1) == Some(&parent.to_string()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn sigterm_stops_every_rank_at_the_same_generation() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // Pendulum episodes never end early: generations take long enough to signal one.
+    let sets = [
+        "task=\"pendulum\"".to_string(),
+        "population=32".to_string(),
+        "generations=100000".to_string(),
+        "run.checkpoint_every=0".to_string(),
+    ];
+    let child = mpirun_command(&mpirun, 2, &train_args(tmp.path(), "sig", &sets))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = tmp.path().join("sig");
+    let start = std::time::Instant::now();
+    let lines = || {
+        std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    while lines() < 2 {
+        assert!(start.elapsed().as_secs() < 120, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // As Slurm does: every rank gets the signal (mpirun would abort the job).
+    let ranks = children(child.id());
+    assert_eq!(ranks.len(), 2, "rank processes {ranks:?}");
+    for pid in ranks {
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success() && stdout.contains("interrupted after generation"),
+        "{}\nstdout: {stdout}\nstderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stopped = lines();
+    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
+    assert_eq!(ck.generation as usize, stopped);
+    // The interrupted run, resumed over 2 ranks, equals one uninterrupted process.
+    let total = format!("generations={}", stopped + 1);
+    let resumed = over_mpi(
+        &mpirun,
+        2,
+        &[
+            "train".to_string(),
+            "--quiet".into(),
+            "--print-digest".into(),
+            "--resume".into(),
+            dir.display().to_string(),
+            "--set".into(),
+            total.clone(),
+        ],
+    );
+    let mut one_sets = sets.to_vec();
+    one_sets.push(total);
+    let one = single(&train_args(tmp.path(), "one", &one_sets));
+    assert_eq!(digest(&resumed, 2), digest(&one, 1));
+}
