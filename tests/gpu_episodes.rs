@@ -390,3 +390,178 @@ fn full_generation_cartpole_tracks_the_cpu() {
         Err(EngineError::Task(_))
     ));
 }
+
+/// A walker on a ring of circumference 4 that never terminates (quarter steps again,
+/// exact in f32 and f64), so every episode runs to its time limit.
+const RING_WGSL: &str = r#"
+const TASK_STATE_DIM: u32 = 2u;
+const TASK_OBS_DIM: u32 = 2u;
+const TASK_ACT_DIM: u32 = 2u;
+const TASK_DISCRETE: bool = true;
+const TASK_MAX_STEPS: u32 = 1000u;
+const TASK_RESET_UNIFORMS: u32 = 2u;
+
+struct TaskState {
+    s: array<f32, TASK_STATE_DIM>,
+    steps: u32,
+    flags: u32,
+}
+
+struct TaskStep {
+    reward: f32,
+    terminated: bool,
+    truncated: bool,
+}
+
+fn task_reset(u: array<f32, 8>) -> TaskState {
+    var st: TaskState;
+    st.s[0] = floor(u[0] * 8.0) * 0.25 - 1.0;
+    st.s[1] = floor(u[1] * 4.0) * 0.25 - 0.5;
+    st.steps = 0u;
+    st.flags = 0u;
+    return st;
+}
+
+fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {
+    return array<f32, TASK_OBS_DIM>(st.s[0], st.s[1]);
+}
+
+fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
+    let right = out[1] > out[0];
+    let vel = clamp((*st).s[1] + select(-0.25, 0.25, right), -1.0, 1.0);
+    var pos = (*st).s[0] + vel;
+    if (pos >= 2.0) {
+        pos -= 4.0;
+    }
+    if (pos < -2.0) {
+        pos += 4.0;
+    }
+    (*st).s[0] = pos;
+    (*st).s[1] = vel;
+    (*st).steps += 1u;
+    var r: TaskStep;
+    r.reward = 1.0 - 0.125 * abs(pos);
+    r.terminated = false;
+    r.truncated = (*st).steps >= TASK_MAX_STEPS;
+    return r;
+}
+"#;
+
+/// The ring on the CPU, in f64.
+struct Ring(Walker);
+
+impl Task for Ring {
+    fn name(&self) -> &'static str {
+        "ring"
+    }
+    fn obs_dim(&self) -> usize {
+        2
+    }
+    fn action_space(&self) -> ActionSpace {
+        ActionSpace::Discrete(2)
+    }
+    fn max_episode_steps(&self) -> usize {
+        1000
+    }
+    fn reset(&mut self, uniform: &mut dyn FnMut() -> f64) {
+        self.0.reset(uniform);
+    }
+    fn observe(&self, obs: &mut [f64]) {
+        self.0.observe(obs);
+    }
+    fn step(&mut self, action: Action<'_>) -> Result<Step, TaskError> {
+        let Action::Discrete(a) = action else {
+            return Err(TaskError::InvalidAction {
+                task: "ring",
+                reason: "continuous".into(),
+            });
+        };
+        let vel = (self.0.s[1] + if a == 1 { 0.25 } else { -0.25 }).clamp(-1.0, 1.0);
+        let mut pos = self.0.s[0] + vel;
+        if pos >= 2.0 {
+            pos -= 4.0;
+        }
+        if pos < -2.0 {
+            pos += 4.0;
+        }
+        self.0.s = [pos, vel];
+        self.0.steps += 1;
+        Ok(Step {
+            reward: 1.0 - 0.125 * pos.abs(),
+            terminated: false,
+            truncated: self.0.steps >= 1000,
+        })
+    }
+    fn state(&self) -> Vec<f64> {
+        self.0.state()
+    }
+    fn set_state(&mut self, state: &[f64]) -> Result<(), TaskError> {
+        self.0.set_state(state)
+    }
+}
+
+/// Regression: on lavapipe, episodes.wgsl ran every episode of a member in one
+/// dispatch, and llvmpipe ends all loops of a shader invocation once they have
+/// iterated 65535 times in total, so long episodes stopped early without any error
+/// (CartPole at 386 steps instead of 500). Episodes of 1000 steps, two per member,
+/// must now run to their limit and match the CPU exactly, across the dispatch
+/// boundaries where the episode state is carried over.
+#[test]
+fn full_generation_long_episodes_run_to_the_time_limit() {
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    let ring: TaskFactory = Arc::new(|| {
+        Box::new(Ring(Walker {
+            s: [0.0; 2],
+            steps: 0,
+        }))
+    });
+    let mut cpu = CpuEvaluator::new(&cfg, ring.clone());
+    let opts = GpuOptions {
+        task_wgsl: Some(RING_WGSL),
+        max_chunk: Some(4),
+        ..Default::default()
+    };
+    let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, ring, opts).unwrap();
+    let shape = Shape::new(&cfg, 2, 2);
+    let plan = NetPlan::new(&shape, &ctx.limits, &NetOptions::default()).unwrap();
+    let units = satr::gpu::episodes::units_per_dispatch(&plan);
+    assert!(
+        units < 1000,
+        "{units} steps per dispatch: episodes not sliced"
+    );
+    let dim = cpu.shape().layout().len();
+    let p: Vec<f64> = (0..dim)
+        .map(|i| 0.15 + 0.7 * ((i * 2_654_435_761) % 1000) as f64 / 1000.0)
+        .collect();
+    let th = thresholds(&p);
+    let norm = Normalizer {
+        mean: vec![0.0, 0.0],
+        inv_std: vec![0.5, 2.0],
+        clip: 3.0,
+    };
+    let req = GenerationRequest {
+        seed: 5,
+        generation: 1,
+        p: &p,
+        thresholds: &th,
+        population: 6,
+        eval_members: 1,
+        episodes_per_member: 2,
+        max_episode_steps: 1000,
+        normalizer: &norm,
+    };
+    let c = cpu.evaluate(&req).unwrap();
+    let g = gpu.evaluate(&req).unwrap();
+    eprintln!("train cpu {:?}\ntrain gpu {:?}", c.train, g.train);
+    assert_eq!(c.env_steps, 7 * 2 * 1000);
+    assert_eq!(g.env_steps, c.env_steps, "env steps");
+    assert_eq!(g.obs_stats.count, c.obs_stats.count);
+    assert_eq!(g.train, c.train, "train fitness");
+    assert_eq!(g.eval, c.eval, "eval fitness");
+    let per_member = gpu.evaluate_members(&req, 0..7).unwrap();
+    assert!(per_member.iter().all(|o| o.env_steps == 2000));
+}

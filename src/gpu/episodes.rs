@@ -1,5 +1,10 @@
 //! Full-generation mode: `episodes.wgsl` runs every episode of every member of a chunk
-//! in one dispatch, with the task stepped in WGSL (no host round trip per env step).
+//! on the device, with the task stepped in WGSL (no host round trip per env step).
+//! The work is cut into slices of [`EpisodeKernel::units_per_dispatch`] steps, one
+//! dispatch each (all submitted at once), with the state carried over in a buffer:
+//! llvmpipe (lavapipe) stops every loop of a shader invocation once its loops
+//! together have iterated 65535 times (`LP_MAX_TGSI_LOOP_ITERATIONS`), which cut
+//! single-dispatch generations short (CartPole episodes ended at 386 steps).
 
 use wgpu::util::DeviceExt;
 
@@ -29,7 +34,53 @@ pub struct EpisodeKernel {
     episode_params: wgpu::Buffer,
     norm: wgpu::Buffer,
     results: wgpu::Buffer,
+    carry: wgpu::Buffer,
+    units: u32,
     capacity: usize,
+}
+
+/// llvmpipe's budget of loop iterations per shader invocation, shared by all loops
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`); loops silently end once it is spent.
+const LLVMPIPE_LOOP_ITERATIONS: u64 = 65535;
+
+/// u32 words `episodes.wgsl` carries over between dispatches per member (its
+/// `CARRY_WORDS`): episode position and task state (`6 + CARRY_TASK_MAX`), the
+/// neurons' v, syn and rate, and the spike words.
+pub fn carry_words(plan: &NetPlan) -> usize {
+    6 + 16 + 3 * plan.shape.neurons + plan.zw() as usize
+}
+
+/// Units of work (environment steps or episode resets) per dispatch, chosen so that
+/// the loop iterations of one dispatch (an upper bound of those of `episodes.wgsl`
+/// and `rsnn_core.wgsl` per unit, with room for the task's own loops) stay within
+/// half of llvmpipe's budget.
+pub fn units_per_dispatch(plan: &NetPlan) -> u32 {
+    let s = &plan.shape;
+    let (wg, npt) = (plan.wg as u64, plan.npt as u64);
+    let (n, d, a, k) = (
+        s.neurons as u64,
+        s.obs_dim as u64,
+        s.act_dim as u64,
+        s.substeps as u64,
+    );
+    let zw = plan.zw() as u64;
+    let (we, wi) = (plan.we as u64, plan.wi as u64);
+    let strided = |len: u64| len.div_ceil(wg.max(1)) + 1;
+    // Observation, input projection, substeps, rates, output projection, outputs.
+    let step = 1
+        + d
+        + npt * (1 + 2 * d)
+        + k * (1 + strided(zw) + npt * (1 + we + wi))
+        + npt
+        + strided(a) * (1 + n)
+        + a;
+    // Potentials (a 10-round Philox each), spikes, task reset (two Philox calls).
+    let reset = 1 + npt * 11 + strided(3 * zw) + 2 * 11 + 8;
+    // The task's own loops, and loading and saving the carried state.
+    let unit = step.max(reset) + 256;
+    let fixed = 4 * (npt + strided(zw) + d + 16) + 64;
+    let units = (LLVMPIPE_LOOP_ITERATIONS / 2).saturating_sub(fixed) / unit;
+    units.clamp(1, u32::MAX as u64) as u32
 }
 
 impl EpisodeKernel {
@@ -80,11 +131,20 @@ impl EpisodeKernel {
         };
         let zero_net: NetParams = bytemuck::Zeroable::zeroed();
         let zero_ep: EpisodeParams = bytemuck::Zeroable::zeroed();
+        let carry_bytes = (4 * carry_words(plan) * capacity) as u64;
+        if carry_bytes > binding {
+            return Err(EngineError::TooLarge(format!(
+                "episode state of {capacity} members exceeds \
+                 max_storage_buffer_binding_size ({binding})"
+            )));
+        }
         Ok(EpisodeKernel {
             net_params: uniform("satr episode net params", bytemuck::bytes_of(&zero_net)),
             episode_params: uniform("satr episode params", bytemuck::bytes_of(&zero_ep)),
             norm: storage_buffer(device, "satr normaliser", (8 * d) as u64),
             results: storage_buffer(device, "satr episode results", res_bytes),
+            carry: storage_buffer(device, "satr episode carry", carry_bytes),
+            units: units_per_dispatch(plan),
             ctx: ctx.clone(),
             plan: *plan,
             pipeline,
@@ -95,6 +155,11 @@ impl EpisodeKernel {
     /// Members per run.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Environment steps or episode resets per dispatch (see [`units_per_dispatch`]).
+    pub fn units_per_dispatch(&self) -> u32 {
+        self.units
     }
 
     /// Runs all episodes of the first `members` members of `net` (already unpacked),
@@ -143,8 +208,11 @@ impl EpisodeKernel {
             episodes: to_u32(episodes, "episodes")?,
             max_steps: to_u32(max_steps, "max_episode_steps")?,
             clip: normalizer.clip as f32,
-            _pad0: 0,
+            units: self.units,
         };
+        // Every episode takes one reset and at most max_steps steps.
+        let work = episodes as u64 * (max_steps as u64 + 1);
+        let dispatches = work.div_ceil(self.units as u64);
         let norm: Vec<f32> = normalizer
             .mean
             .iter()
@@ -164,6 +232,7 @@ impl EpisodeKernel {
             net.net_buffer(),
             &self.norm,
             &self.results,
+            &self.carry,
         ];
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
@@ -181,20 +250,31 @@ impl EpisodeKernel {
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("satr episodes"),
         });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("satr episodes"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bg, &[]);
-            if members > 0 {
+        enc.clear_buffer(&self.results, 0, None);
+        enc.clear_buffer(&self.carry, 0, None);
+        if members > 0 {
+            for _ in 0..dispatches {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("satr episodes"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.pipeline);
+                pass.set_bind_group(0, &bg, &[]);
                 pass.dispatch_workgroups(g.0, g.1, 1);
             }
         }
         q.submit(Some(enc.finish()));
         let rw = episode_result_words(d);
         let words = read_words(&self.ctx, &self.results, 0, (rw * members) as u64)?;
+        // A device that ends loops early (as llvmpipe does past its loop budget) leaves
+        // episodes unfinished: an error, not silently short episodes.
+        if let Some(r) = words.chunks(rw).find(|r| r[3] as usize != episodes) {
+            return Err(EngineError::Gpu(format!(
+                "episode kernel completed {} of {episodes} episodes of a member \
+                 (loops cut short by the device?)",
+                r[3]
+            )));
+        }
         Ok(words
             .chunks(rw)
             .map(|r| {

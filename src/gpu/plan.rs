@@ -71,12 +71,12 @@ pub struct EpisodeParams {
     pub max_steps: u32,
     /// Normaliser clip.
     pub clip: f32,
-    /// Padding to 16 bytes.
-    pub _pad0: u32,
+    /// Units of work (environment steps or episode resets) per dispatch, at least 1.
+    pub units: u32,
 }
 
 /// u32 words of one member's result in full-generation mode: return, steps,
-/// observation count, 0, then the Welford mean and m2 of the observations.
+/// observation count, episodes completed, then the Welford mean and m2 of the observations.
 pub fn episode_result_words(obs_dim: usize) -> usize {
     4 + 2 * obs_dim
 }
