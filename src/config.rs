@@ -109,13 +109,10 @@ pub struct GpuConfig {
     pub mode: GpuMode,
 }
 
-/// Host-task mode by default: it is exact against the CPU engine, while the
-/// generation mode still has an open defect (episodes capped near 386 steps on CartPole,
-/// see the README's GPU section).
 impl Default for GpuConfig {
     fn default() -> Self {
         GpuConfig {
-            mode: GpuMode::Host,
+            mode: GpuMode::Generation,
         }
     }
 }
