@@ -438,3 +438,54 @@ fn gpu_training_follows_the_cpu_trajectory() {
         assert!((a - b).abs() <= 1e-9, "p differs: {a} vs {b}");
     }
 }
+
+#[test]
+fn gpu_generation_mode_solves_cartpole() {
+    // The default config with the whole generation on the GPU (tasks in WGSL) reaches
+    // the same solved criterion as the CPU path (eval return >= 475).
+    let have_gpu = serde_json::from_slice::<serde_json::Value>(&satr(&["info", "--json"]).stdout)
+        .unwrap()["gpu_adapters"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if !have_gpu {
+        assert!(
+            std::env::var("SATR_REQUIRE_GPU").is_err(),
+            "SATR_REQUIRE_GPU=1 but no adapter"
+        );
+        eprintln!("no GPU adapter: skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = format!("run.out_dir=\"{}\"", tmp.path().display());
+    let o = satr(&[
+        "train",
+        "--quiet",
+        "--backend",
+        "gpu",
+        "--set",
+        "gpu.mode=\"generation\"",
+        "--set",
+        "generations=40",
+        "--set",
+        "run.target_return=475.0",
+        "--set",
+        "run.name=\"gpu\"",
+        "--set",
+        &out,
+    ]);
+    ok(&o);
+    let metrics = std::fs::read_to_string(tmp.path().join("gpu/metrics.jsonl")).unwrap();
+    let best = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["eval_return"]
+                .as_f64()
+                .unwrap()
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!(
+        best >= 475.0,
+        "GPU run did not solve CartPole: best eval {best}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("target reached"));
+}
