@@ -224,6 +224,14 @@ impl Config {
         })
     }
 
+    /// The episode step cap: `evaluation.max_episode_steps`, or the task's own limit when 0.
+    pub fn episode_step_limit(&self) -> Result<usize, crate::tasks::TaskError> {
+        Ok(match self.evaluation.max_episode_steps {
+            0 => crate::tasks::make_task(&self.task)?.max_episode_steps(),
+            n => n,
+        })
+    }
+
     /// The fully resolved config as TOML (written to `config.toml` of a run).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("config serialises")

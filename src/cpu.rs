@@ -452,6 +452,21 @@ impl CpuEvaluator {
         self.shape
     }
 
+    /// Samples train genomes `train` of the request into the cache; the cache serves the
+    /// reductions only when it holds the whole population.
+    fn sample_train(&mut self, req: &GenerationRequest<'_>, train: std::ops::Range<usize>) {
+        let words = words_for(self.shape.layout().len());
+        self.genomes.resize(words * train.len(), 0);
+        self.genomes
+            .par_chunks_mut(words)
+            .enumerate()
+            .for_each(|(k, g)| {
+                let member = (train.start + k) as u32;
+                distribution::sample_genome(req.thresholds, req.seed, req.generation, member, g)
+            });
+        self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
+    }
+
     fn worker(&self) -> Worker {
         let s = self.shape;
         Worker {
@@ -504,15 +519,7 @@ impl PopulationEvaluator for CpuEvaluator {
         );
         // Train genomes of this range, cached for the reductions when the range is whole.
         let train = members.start.min(req.population)..members.end.min(req.population);
-        self.genomes.resize(words * train.len(), 0);
-        self.genomes
-            .par_chunks_mut(words)
-            .enumerate()
-            .for_each(|(k, g)| {
-                let member = (train.start + k) as u32;
-                distribution::sample_genome(req.thresholds, req.seed, req.generation, member, g)
-            });
-        self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
+        self.sample_train(req, train.clone());
         let mode = distribution::mode_genome(req.p);
         let (c, space, genomes) = (&self.constants, &self.space, &self.genomes);
         members
@@ -554,20 +561,7 @@ impl PopulationEvaluator for CpuEvaluator {
         if self.genomes_of != Some((req.seed, req.generation))
             || self.genomes.len() != words * req.population
         {
-            self.genomes.resize(words * req.population, 0);
-            self.genomes
-                .par_chunks_mut(words)
-                .enumerate()
-                .for_each(|(k, g)| {
-                    distribution::sample_genome(
-                        req.thresholds,
-                        req.seed,
-                        req.generation,
-                        k as u32,
-                        g,
-                    )
-                });
-            self.genomes_of = Some((req.seed, req.generation));
+            self.sample_train(req, 0..req.population);
         }
         Ok(distribution::reductions(&self.genomes, dim, utilities))
     }

@@ -409,11 +409,7 @@ fn cmd_eval(path: PathBuf, episodes: usize, seed: Option<u64>) -> Result<()> {
     let ck = Checkpoint::load(&checkpoint::resolve(&path))?;
     let cfg = &ck.config;
     let mut evaluator = train::make_evaluator(cfg)?;
-    let task = make_task(&cfg.task)?;
-    let max_steps = match cfg.evaluation.max_episode_steps {
-        0 => task.max_episode_steps(),
-        n => n,
-    };
+    let max_steps = cfg.episode_step_limit()?;
     let th = distribution::thresholds(&ck.p);
     let norm = Normalizer::from_stats(&ck.obs_stats, cfg.evaluation.clip_obs);
     let req = GenerationRequest {

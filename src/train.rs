@@ -251,10 +251,7 @@ impl Trainer {
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let start = Instant::now();
         let cfg = &self.config;
-        let max_steps = match cfg.evaluation.max_episode_steps {
-            0 => make_task(&cfg.task)?.max_episode_steps(),
-            n => n,
-        };
+        let max_steps = cfg.episode_step_limit()?;
         let thresholds = distribution::thresholds(&self.p);
         let normalizer = Normalizer::from_stats(&self.obs_stats, cfg.evaluation.clip_obs);
         let req = GenerationRequest {
