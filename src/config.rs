@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::network::NetworkConfig;
 use crate::optimizer::OptimizerConfig;
-use crate::tasks::TASK_NAMES;
+use crate::tasks::{available_tasks, MUJOCO_TASK_NAMES};
 
 /// A configuration problem, always naming the key at fault.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -239,11 +239,16 @@ impl Config {
 
     /// Checks every value; errors name the key and the allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !TASK_NAMES.contains(&self.task.as_str()) {
+        let tasks = available_tasks();
+        if !tasks.contains(&self.task.as_str()) {
+            let mut allowed = format!("one of {}", tasks.join(", "));
+            if MUJOCO_TASK_NAMES.contains(&self.task.as_str()) {
+                allowed += " (MuJoCo tasks need satr built with `--features mujoco`, see README)";
+            }
             return Err(ConfigError::range(
                 "task",
                 format!("\"{}\"", self.task),
-                &format!("one of {}", TASK_NAMES.join(", ")),
+                &allowed,
             ));
         }
         if self.generations == 0 {

@@ -13,7 +13,7 @@ use satr::config::{Backend, Config};
 use satr::distribution;
 use satr::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
 use satr::network::Shape;
-use satr::tasks::{self, make_task, TASK_NAMES};
+use satr::tasks::{self, available_tasks, make_task};
 use satr::train::{self, RunDir, RunOptions, TrainError, Trainer};
 
 #[cfg(feature = "distributed")]
@@ -182,7 +182,8 @@ enum Command {
     Replay {
         #[arg(long)]
         task: String,
-        /// Comma-separated state values (see the task's `state()`).
+        /// Comma-separated state values (see the task's `state()`; for the MuJoCo tasks,
+        /// qpos then qvel, as Gymnasium's `set_state(qpos, qvel)` takes them).
         #[arg(long, allow_hyphen_values = true)]
         state: String,
         /// File with one action per line.
@@ -448,7 +449,7 @@ fn cmd_info(world: &World, json: bool) -> Result<()> {
         "version": env!("CARGO_PKG_VERSION"),
         "threads": rayon::current_num_threads(),
         "cpu_fast_path": satr::cpu::fast_path_available(),
-        "tasks": TASK_NAMES,
+        "tasks": available_tasks(),
         "gpu_adapters": gpu_adapters(),
     });
     if world.size() > 1 {
@@ -462,7 +463,7 @@ fn cmd_info(world: &World, json: bool) -> Result<()> {
             "cpu: {} threads, popcnt+avx2 fast path: {}",
             info["threads"], info["cpu_fast_path"]
         );
-        println!("tasks: {}", TASK_NAMES.join(", "));
+        println!("tasks: {}", available_tasks().join(", "));
         if world.size() > 1 {
             println!("mpi: world size {}", world.size());
         }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_satr");
+mod common;
+
+use common::cli::{checkpoint_p, metrics_without_timing, ok, satr, BIN};
 
 /// A tiny CartPole run that still exercises every part of a generation.
 const SMALL: &[&str] = &[
@@ -23,14 +25,6 @@ const SMALL: &[&str] = &[
     "backend=\"cpu\"",
 ];
 
-fn satr(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run satr")
-}
-
 fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
     args.extend(SMALL.iter().map(|s| s.to_string()));
@@ -45,36 +39,6 @@ fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     satr(&refs)
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "satr failed: {}\nstdout: {}\nstderr: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// Metrics lines without the fields that measure time.
-fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let o = v.as_object_mut().unwrap();
-            o.remove("wall_s");
-            o.remove("env_steps_per_s");
-            v
-        })
-        .collect()
-}
-
-fn checkpoint_p(dir: &Path) -> Vec<u64> {
-    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
-    ck.p.iter().map(|x| x.to_bits()).collect()
 }
 
 #[test]
@@ -263,6 +227,15 @@ fn config_errors_name_the_key() {
     let o = satr(&["train", "--config", "/nonexistent/cfg.toml"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/cfg.toml"));
+    if !cfg!(feature = "mujoco") {
+        let o = satr(&["train", "--set", "task=\"hopper\""]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("task") && err.contains("--features mujoco"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -272,12 +245,22 @@ fn presets_parse() {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "toml") {
-            satr::config::Config::load(Some(&p), &[])
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let mujoco = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|s| satr::tasks::MUJOCO_TASK_NAMES.contains(&s));
+            match satr::config::Config::load(Some(&p), &[]) {
+                Ok(_) => assert!(!mujoco || cfg!(feature = "mujoco")),
+                // Without the feature a MuJoCo preset is refused, saying how to get it.
+                Err(e) if mujoco && !cfg!(feature = "mujoco") => {
+                    assert!(e.to_string().contains("--features mujoco"), "{e}")
+                }
+                Err(e) => panic!("{}: {e}", p.display()),
+            }
             n += 1;
         }
     }
-    assert!(n >= 5, "expected a preset per task");
+    assert!(n >= 10, "expected a preset per task");
     // The built-in default is the CartPole preset.
     let cartpole = satr::config::Config::load(
         Some(&Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/cartpole.toml")),

@@ -560,9 +560,17 @@ fn wrong_state_lengths_and_unknown_names_are_errors() {
     }
     let message = make_task("nope").err().unwrap().to_string();
     assert!(
-        message.contains("nope") && message.contains("cartpole"),
+        message.contains("nope") && message.contains("cartpole") && message.contains("hopper"),
         "{message}"
     );
+    // A MuJoCo task in a build without MuJoCo says how to get it.
+    if !cfg!(feature = "mujoco") {
+        for name in satr::tasks::MUJOCO_TASK_NAMES {
+            let e = make_task(name).err().unwrap();
+            assert_eq!(e, TaskError::NeedsMuJoCo(name.to_string()));
+            assert!(e.to_string().contains("--features mujoco"));
+        }
+    }
 }
 
 #[test]

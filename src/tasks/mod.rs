@@ -9,6 +9,8 @@ use thiserror::Error;
 pub mod acrobot;
 pub mod cartpole;
 pub mod mountain_car;
+#[cfg(feature = "mujoco")]
+pub mod mujoco;
 pub mod pendulum;
 pub mod replay;
 
@@ -55,8 +57,21 @@ pub struct Step {
 #[derive(Debug, Error, PartialEq)]
 pub enum TaskError {
     /// No task has this name.
-    #[error("unknown task `{0}`; known tasks: {known}", known = TASK_NAMES.join(", "))]
+    #[error(
+        "unknown task `{0}`; known tasks: {known}, and with the `mujoco` feature: {mj}",
+        known = TASK_NAMES.join(", "),
+        mj = MUJOCO_TASK_NAMES.join(", ")
+    )]
     Unknown(String),
+    /// A MuJoCo task was asked of a build without the `mujoco` feature.
+    #[error(
+        "task `{0}` runs on MuJoCo: build satr with `--features mujoco` after \
+         `eval \"$(scripts/setup_mujoco.sh)\"` (see README)"
+    )]
+    NeedsMuJoCo(String),
+    /// MuJoCo could not load the task's model.
+    #[error("task `{task}`: {reason}")]
+    MuJoCo { task: &'static str, reason: String },
     /// `set_state` got a vector of the wrong length.
     #[error("task `{task}` has a state of {expected} values, got {got}")]
     StateLength {
@@ -80,6 +95,19 @@ pub const TASK_NAMES: &[&str] = &[
     "pendulum",
     "mountaincar-continuous",
 ];
+
+/// The MuJoCo locomotion tasks (Gymnasium v5), available with the `mujoco` feature.
+pub const MUJOCO_TASK_NAMES: &[&str] = &["hopper", "walker2d", "halfcheetah", "ant", "humanoid"];
+
+/// Every task this build can run: the built-in ones, and the MuJoCo ones when the
+/// `mujoco` feature is on.
+pub fn available_tasks() -> Vec<&'static str> {
+    let mut names = TASK_NAMES.to_vec();
+    if cfg!(feature = "mujoco") {
+        names.extend_from_slice(MUJOCO_TASK_NAMES);
+    }
+    names
+}
 
 /// A control task: a deterministic simulator whose randomness (resets) comes from the caller.
 pub trait Task: Send {
@@ -113,6 +141,15 @@ pub fn make_task(name: &str) -> Result<Box<dyn Task>, TaskError> {
         "acrobot" => Box::new(acrobot::Acrobot::new()),
         "pendulum" => Box::new(pendulum::Pendulum::new()),
         "mountaincar-continuous" => Box::new(mountain_car::MountainCarContinuous::new()),
+        #[cfg(feature = "mujoco")]
+        _ if MUJOCO_TASK_NAMES.contains(&name) => {
+            let kind = mujoco::Kind::from_name(name).expect("listed in MUJOCO_TASK_NAMES");
+            Box::new(mujoco::Locomotion::new(kind)?)
+        }
+        #[cfg(not(feature = "mujoco"))]
+        _ if MUJOCO_TASK_NAMES.contains(&name) => {
+            return Err(TaskError::NeedsMuJoCo(name.to_string()))
+        }
         _ => return Err(TaskError::Unknown(name.to_string())),
     })
 }

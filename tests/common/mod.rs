@@ -5,6 +5,8 @@
 
 use std::sync::OnceLock;
 
+pub mod cli;
+
 use satr::gpu::GpuContext;
 
 /// True when CI demands an adapter (`SATR_REQUIRE_GPU=1`).
