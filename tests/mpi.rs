@@ -7,10 +7,12 @@
 //! missing `mpirun` into a failure (CI sets it).
 #![cfg(feature = "distributed")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_satr");
+use common::cli::{checkpoint_p, metrics_without_timing, BIN};
 
 /// A tiny CartPole run (as tests/cli.rs's) that still exercises every part of a generation.
 const SMALL: &[&str] = &[
@@ -122,26 +124,6 @@ fn digest(o: &Output, ranks: usize) -> String {
         .collect();
     assert_eq!(digests.len(), 1, "stdout: {stdout}");
     digests[0].to_string()
-}
-
-fn checkpoint_p(dir: &Path) -> Vec<u64> {
-    let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
-    ck.p.iter().map(|x| x.to_bits()).collect()
-}
-
-/// Metrics lines without the fields that measure time.
-fn metrics_without_timing(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let o = v.as_object_mut().unwrap();
-            o.remove("wall_s");
-            o.remove("env_steps_per_s");
-            v
-        })
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,9 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{checkpoint_p, metrics_without_timing, ok, satr};
+use common::cli::{
+    assert_same_fitness, checkpoint_p, metrics_without_timing, ok, replay_lines, satr, train,
+};
 use satr::tasks::replay::{replay, ReplayStep};
 use satr::tasks::{make_task, Action, ActionSpace, TaskError, MUJOCO_TASK_NAMES};
 use serde_json::Value;
@@ -283,27 +285,9 @@ fn replay_takes_qpos_then_qvel() {
 /// A small Hopper run from the preset: training, checkpoints and resume on a MuJoCo task.
 fn train_hopper(out: &Path, name: &str, generations: usize, extra: &[&str]) {
     let preset = format!("{}/configs/hopper.toml", env!("CARGO_MANIFEST_DIR"));
-    let mut args: Vec<String> = ["train", "--quiet", "--config", &preset]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for s in [
-        "network.neurons=24".to_string(),
-        "population=10".to_string(),
-        "evaluation.eval_members=2".to_string(),
-        "evaluation.max_episode_steps=60".to_string(),
-        "run.checkpoint_every=1".to_string(),
-        "backend=\"cpu\"".to_string(),
-        format!("run.out_dir=\"{}\"", out.display()),
-        format!("run.name=\"{name}\""),
-        format!("generations={generations}"),
-    ] {
-        args.push("--set".into());
-        args.push(s);
-    }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(&satr(&refs));
+    let mut args = vec!["--config", &preset];
+    args.extend_from_slice(extra);
+    ok(&train(out, name, generations, &args));
 }
 
 #[test]
@@ -346,17 +330,7 @@ fn gpu_host_mode_matches_the_cpu_path() {
         metrics_without_timing(&tmp.path().join("gpu")),
     );
     assert_eq!(cpu.len(), 1);
-    for (c, g) in cpu.iter().zip(&gpu) {
-        for key in [
-            "eval_return",
-            "train_return_mean",
-            "train_return_max",
-            "train_return_min",
-            "env_steps",
-        ] {
-            assert_eq!(c[key], g[key], "{key}");
-        }
-    }
+    assert_same_fitness(&cpu, &gpu);
 }
 
 /// `satr replay` prints Gymnasium's steps for a state given as qpos then qvel.
@@ -379,20 +353,7 @@ fn replay_command_follows_gymnasium() {
         .chain(&r.qvel)
         .map(|x| format!("{x:?}"))
         .collect();
-    let o = satr(&[
-        "replay",
-        "--task",
-        "hopper",
-        "--state",
-        &state.join(","),
-        "--actions",
-        actions.to_str().unwrap(),
-    ]);
-    ok(&o);
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = replay_lines("hopper", &state.join(","), &actions);
     let first_termination = r.terminated.iter().position(|&t| t).unwrap() + 1;
     assert_eq!(lines.len(), first_termination);
     for (k, line) in lines.iter().enumerate() {
@@ -430,5 +391,24 @@ fn presets_load() {
         assert_eq!(cfg.backend, satr::config::Backend::Auto);
         assert_eq!(cfg.gpu.mode, satr::config::GpuMode::Host);
         satr::train::shape_for(&cfg).unwrap();
+    }
+}
+
+/// Each MuJoCo preset trains (two small generations) and writes sane metrics.
+#[test]
+fn every_preset_trains() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in MUJOCO_TASK_NAMES {
+        let preset = format!("{}/configs/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        ok(&train(tmp.path(), name, 2, &["--config", &preset]));
+        let metrics = metrics_without_timing(&tmp.path().join(name));
+        assert_eq!(metrics.len(), 2, "{name}");
+        for m in &metrics {
+            for key in ["eval_return", "train_return_mean", "kl", "entropy"] {
+                let v = m[key].as_f64().unwrap_or(f64::NAN);
+                assert!(v.is_finite(), "{name}: {key} = {}", m[key]);
+            }
+            assert!(m["env_steps"].as_u64().unwrap() >= 12, "{name}");
+        }
     }
 }

@@ -46,3 +46,73 @@ pub fn checkpoint_p(dir: &Path) -> Vec<u64> {
     let ck = satr::checkpoint::Checkpoint::load(&dir.join("checkpoints/latest.ckpt")).unwrap();
     ck.p.iter().map(|x| x.to_bits()).collect()
 }
+
+/// Asserts that two runs' metrics agree exactly on every fitness field (what a GPU
+/// run in host-task mode must reproduce of a CPU run).
+pub fn assert_same_fitness(a: &[serde_json::Value], b: &[serde_json::Value]) {
+    assert_eq!(a.len(), b.len(), "generations");
+    for (x, y) in a.iter().zip(b) {
+        for key in [
+            "eval_return",
+            "train_return_mean",
+            "train_return_max",
+            "train_return_min",
+            "env_steps",
+        ] {
+            assert_eq!(x[key], y[key], "generation {}: {key}", x["generation"]);
+        }
+    }
+}
+
+/// A tiny run (CartPole unless a --config says otherwise) that still exercises every
+/// part of a generation.
+pub const SMALL: &[&str] = &[
+    "--set",
+    "network.neurons=24",
+    "--set",
+    "population=12",
+    "--set",
+    "evaluation.eval_members=2",
+    "--set",
+    "evaluation.max_episode_steps=40",
+    "--set",
+    "run.checkpoint_every=1",
+    "--set",
+    "backend=\"cpu\"",
+];
+
+/// `satr train --quiet` with [`SMALL`], run `name` in `out`, `generations`, then `extra`.
+pub fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
+    args.extend(SMALL.iter().map(|s| s.to_string()));
+    for s in [
+        format!("run.out_dir=\"{}\"", out.display()),
+        format!("run.name=\"{name}\""),
+        format!("generations={generations}"),
+    ] {
+        args.push("--set".into());
+        args.push(s);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    satr(&refs)
+}
+
+/// `satr replay` of `task` from `state` (comma-separated) through the `actions` file:
+/// asserts success and returns the JSON lines.
+pub fn replay_lines(task: &str, state: &str, actions: &Path) -> Vec<serde_json::Value> {
+    let o = satr(&[
+        "replay",
+        "--task",
+        task,
+        "--state",
+        state,
+        "--actions",
+        actions.to_str().unwrap(),
+    ]);
+    ok(&o);
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
