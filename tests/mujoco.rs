@@ -412,3 +412,24 @@ fn every_preset_trains() {
         }
     }
 }
+
+/// Without the model files, a MuJoCo task fails with a message saying where they were
+/// looked for and how to get them (not a panic).
+#[test]
+fn missing_models_are_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let actions = tmp.path().join("actions.txt");
+    std::fs::write(&actions, "0 0 0\n").unwrap();
+    let o = std::process::Command::new(common::cli::BIN)
+        .args(["replay", "--task", "hopper", "--state", "0", "--actions"])
+        .arg(&actions)
+        .env("SATR_MUJOCO_MODELS", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("hopper.xml") && err.contains("setup_mujoco.sh"),
+        "{err}"
+    );
+}
