@@ -142,6 +142,9 @@ enum Command {
         /// Seed for the evaluation episodes (default: the run's seed).
         #[arg(long)]
         seed: Option<u64>,
+        /// Backend: auto, gpu or cpu (default: the run's config).
+        #[arg(long)]
+        backend: Option<String>,
     },
     /// Show the build, the CPU features, the tasks and the GPU adapters.
     Info {
@@ -279,7 +282,8 @@ fn real_main(world: &World, cli: Cli) -> Result<()> {
             checkpoint,
             episodes,
             seed,
-        } => cmd_eval(checkpoint, episodes, seed),
+            backend,
+        } => cmd_eval(checkpoint, episodes, seed, backend),
         Command::Info { json } => cmd_info(world, json),
         Command::Bench {
             backend,
@@ -403,11 +407,19 @@ fn cmd_train(
     Ok(())
 }
 
-fn cmd_eval(path: PathBuf, episodes: usize, seed: Option<u64>) -> Result<()> {
+fn cmd_eval(
+    path: PathBuf,
+    episodes: usize,
+    seed: Option<u64>,
+    backend: Option<String>,
+) -> Result<()> {
     if episodes == 0 {
         bail!("--episodes must be at least 1");
     }
-    let ck = Checkpoint::load(&checkpoint::resolve(&path))?;
+    let mut ck = Checkpoint::load(&checkpoint::resolve(&path))?;
+    if let Some(b) = backend {
+        ck.config.backend = b.parse::<Backend>()?;
+    }
     let cfg = &ck.config;
     let mut evaluator = train::make_evaluator(cfg)?;
     let max_steps = cfg.episode_step_limit()?;

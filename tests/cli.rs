@@ -159,6 +159,29 @@ fn corrupt_checkpoints_are_refused() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["episodes"], 3);
     assert!(v["mean_return"].as_f64().unwrap() > 0.0);
+    // --backend overrides the run's backend: the CPU path gives the same returns (the
+    // run was on the CPU), an unknown backend is refused naming the key.
+    let o = satr(&[
+        "eval",
+        "--checkpoint",
+        path.to_str().unwrap(),
+        "--episodes",
+        "3",
+        "--backend",
+        "cpu",
+    ]);
+    ok(&o);
+    let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v, w);
+    let o = satr(&[
+        "eval",
+        "--checkpoint",
+        path.to_str().unwrap(),
+        "--backend",
+        "tpu",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("backend"));
 
     std::fs::write(&path, &good[..good.len() / 2]).unwrap();
     let o = satr(&["eval", "--checkpoint", path.to_str().unwrap()]);
