@@ -147,39 +147,30 @@ fn corrupt_checkpoints_are_refused() {
     ok(&train(tmp.path(), "run", 1, &[]));
     let path: PathBuf = tmp.path().join("run/checkpoints/latest.ckpt");
     let good = std::fs::read(&path).unwrap();
+    let eval3 = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--checkpoint",
+            path.to_str().unwrap(),
+            "--episodes",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        satr(&args)
+    };
     // Evaluating the intact checkpoint works.
-    let o = satr(&[
-        "eval",
-        "--checkpoint",
-        path.to_str().unwrap(),
-        "--episodes",
-        "3",
-    ]);
+    let o = eval3(&[]);
     ok(&o);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["episodes"], 3);
     assert!(v["mean_return"].as_f64().unwrap() > 0.0);
     // --backend overrides the run's backend: the CPU path gives the same returns (the
     // run was on the CPU), an unknown backend is refused naming the key.
-    let o = satr(&[
-        "eval",
-        "--checkpoint",
-        path.to_str().unwrap(),
-        "--episodes",
-        "3",
-        "--backend",
-        "cpu",
-    ]);
+    let o = eval3(&["--backend", "cpu"]);
     ok(&o);
     let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v, w);
-    let o = satr(&[
-        "eval",
-        "--checkpoint",
-        path.to_str().unwrap(),
-        "--backend",
-        "tpu",
-    ]);
+    let o = eval3(&["--backend", "tpu"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("backend"));
 
