@@ -325,12 +325,27 @@ fn cmd_train(
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        // A signal within this window of the first is the same event delivered twice, not
+        // a second request: GNU `timeout` signals the child and then its process group,
+        // and a terminal's Ctrl-C reaches every process of the group.
+        const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+        let first = std::sync::Mutex::new(None::<std::time::Instant>);
         ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("second signal: exiting without a checkpoint");
-                std::process::exit(130);
+            let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+            match *first {
+                None => {
+                    *first = Some(std::time::Instant::now());
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "signal received: finishing this generation, then writing a checkpoint"
+                    );
+                }
+                Some(t) if t.elapsed() < REPEAT_WINDOW => {}
+                Some(_) => {
+                    eprintln!("second signal: exiting without a checkpoint");
+                    std::process::exit(130);
+                }
             }
-            eprintln!("signal received: finishing this generation, then writing a checkpoint");
         })
         .context("installing the SIGINT/SIGTERM handler")?;
     }
