@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::cli::{
-    assert_same_fitness, checkpoint_p, metrics_without_timing, ok, replay_lines, satr, train, BIN,
-    SMALL,
+    assert_same_fitness, checkpoint_p, gpu_adapter_or_skip, metrics_without_timing, ok,
+    replay_lines, satr, train, BIN, SMALL,
 };
 
 #[test]
@@ -349,16 +349,7 @@ fn gpu_training_follows_the_cpu_trajectory() {
     // In host-task mode the GPU computes the network exactly, so every member's fitness
     // equals the CPU's; only the GPU's reductions A, B round differently (fixed point,
     // within 1e-5 relative by design), which moves p by a few ulps.
-    let have_gpu = serde_json::from_slice::<serde_json::Value>(&satr(&["info", "--json"]).stdout)
-        .unwrap()["gpu_adapters"]
-        .as_array()
-        .is_some_and(|a| !a.is_empty());
-    if !have_gpu {
-        assert!(
-            std::env::var("SATR_REQUIRE_GPU").is_err(),
-            "SATR_REQUIRE_GPU=1 but no adapter"
-        );
-        eprintln!("no GPU adapter: skipping");
+    if !gpu_adapter_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -398,16 +389,7 @@ fn gpu_training_follows_the_cpu_trajectory() {
 fn gpu_generation_mode_solves_cartpole() {
     // The default config with the whole generation on the GPU (tasks in WGSL) reaches
     // the same solved criterion as the CPU path (eval return >= 475).
-    let have_gpu = serde_json::from_slice::<serde_json::Value>(&satr(&["info", "--json"]).stdout)
-        .unwrap()["gpu_adapters"]
-        .as_array()
-        .is_some_and(|a| !a.is_empty());
-    if !have_gpu {
-        assert!(
-            std::env::var("SATR_REQUIRE_GPU").is_err(),
-            "SATR_REQUIRE_GPU=1 but no adapter"
-        );
-        eprintln!("no GPU adapter: skipping");
+    if !gpu_adapter_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

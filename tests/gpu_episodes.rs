@@ -2,8 +2,11 @@
 //! CPU evaluator, with a test task whose arithmetic is exact in both f32 and f64
 //! (quarter steps on a line), so any difference is the engine's, not the task's.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+mod common;
+
+use common::context;
 use satr::cpu::CpuEvaluator;
 use satr::distribution::thresholds;
 use satr::evaluation::{
@@ -11,35 +14,9 @@ use satr::evaluation::{
 };
 use satr::gpu::plan::{NetOptions, NetPlan};
 use satr::gpu::shaders::{compose_episodes, validate};
-use satr::gpu::{GpuContext, GpuEvaluator, GpuOptions};
+use satr::gpu::{GpuEvaluator, GpuOptions};
 use satr::network::{NetworkConfig, Shape};
 use satr::tasks::{Action, ActionSpace, Step, Task, TaskError};
-
-fn require_gpu() -> bool {
-    std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
-/// The shared device, or `None` (with a notice) when there is no adapter and
-/// `SATR_REQUIRE_GPU=1` is not set.
-fn context() -> Option<GpuContext> {
-    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new() {
-        Ok(Some(c)) => Some(c),
-        Ok(None) => None,
-        Err(e) => {
-            eprintln!("GPU context failed: {e}");
-            None
-        }
-    });
-    if ctx.is_none() {
-        assert!(
-            !require_gpu(),
-            "SATR_REQUIRE_GPU=1 but no usable GPU adapter"
-        );
-        eprintln!("skipping: no GPU adapter (set SATR_REQUIRE_GPU=1 to fail instead)");
-    }
-    ctx.clone()
-}
 
 /// The test task in WGSL, written to the task interface of `src/gpu/tasks.rs`.
 const WALKER_WGSL: &str = r#"

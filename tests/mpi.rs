@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::cli::{checkpoint_p, metrics_without_timing, BIN};
+use common::cli::{checkpoint_p, gpu_adapter_or_skip, metrics_without_timing, BIN};
 
 /// A tiny CartPole run (as tests/cli.rs's) that still exercises every part of a generation.
 const SMALL: &[&str] = &[
@@ -221,13 +221,7 @@ fn gpu_ranks_match_one_cpu_process() {
     // computed from regenerated genomes on the CPU, so two GPU ranks must give the p
     // of one CPU process bit for bit.
     let Some(mpirun) = mpirun() else { return };
-    let have_gpu = !satr::gpu::list_adapters().is_empty();
-    if !have_gpu {
-        assert!(
-            std::env::var("SATR_REQUIRE_GPU").is_err(),
-            "SATR_REQUIRE_GPU=1 but no adapter"
-        );
-        eprintln!("no GPU adapter: skipping");
+    if !gpu_adapter_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -116,3 +116,17 @@ pub fn replay_lines(task: &str, state: &str, actions: &Path) -> Vec<serde_json::
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// True when wgpu lists an adapter for the binary to use; otherwise skips with a notice,
+/// or fails when `SATR_REQUIRE_GPU` is set.
+pub fn gpu_adapter_or_skip() -> bool {
+    if !satr::gpu::list_adapters().is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var("SATR_REQUIRE_GPU").is_err(),
+        "SATR_REQUIRE_GPU=1 but no adapter"
+    );
+    eprintln!("no GPU adapter: skipping");
+    false
+}
