@@ -5,10 +5,8 @@
 //! search sees realistic step sizes.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use satr::optimizer::{
-    reductions_from_bits, shape, Direction, Optimizer, OptimizerConfig, Reductions, Rule, Shaping,
-    Signal,
-};
+use satr::distribution::{reductions_from_bits, Reductions};
+use satr::optimizer::{shape, Direction, Optimizer, OptimizerConfig, Rule, Shaping, Signal};
 
 const N: usize = 256;
 const OBS: usize = 4;

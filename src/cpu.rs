@@ -7,15 +7,13 @@
 
 use rayon::prelude::*;
 
+use crate::distribution::Reductions;
 use crate::distribution::{self, bit, words_for};
 use crate::evaluation::{
-    action_from_output, EngineError, GenerationFitness, GenerationRequest, MemberOutcome,
-    Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
+    EngineError, GenerationRequest, MemberEpisodes, MemberOutcome, PopulationEvaluator, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
-use crate::optimizer::Reductions;
-use crate::rng::{self, StreamReader, STREAM_POTENTIAL, STREAM_RESET};
-use crate::tasks::{ActionSpace, Task};
+use crate::rng::{self, STREAM_POTENTIAL};
 
 /// One member's weights, repacked for the bitset path.
 #[derive(Debug, Clone)]
@@ -363,61 +361,38 @@ pub fn substep(net: &PackedNet, c: &Constants, s: &mut NetState) {
     substep_body(net, c, s)
 }
 
-/// Per-thread scratch for running members: the packed weights, the state, a task.
+/// Per-thread scratch for running members: the packed weights, the state, the episodes.
 struct Worker {
     net: PackedNet,
     state: NetState,
-    task: Box<dyn Task>,
+    episodes: MemberEpisodes,
     genome: Vec<u64>,
-    obs: Vec<f64>,
     x: Vec<f32>,
     out: Vec<f32>,
-    action: Vec<f64>,
 }
 
-/// Runs `episodes` episodes of one member with its packed network (SPEC 5) and returns
-/// the mean return, the steps taken and the observations seen.
-#[allow(clippy::too_many_arguments)]
+/// Runs the episodes of one member with its packed network (SPEC 5).
 fn run_member(
     w: &mut Worker,
     c: &Constants,
-    space: &ActionSpace,
-    norm: &Normalizer,
-    seed: u64,
-    generation: u32,
+    req: &GenerationRequest<'_>,
     member: u32,
-    episodes: usize,
-    max_steps: usize,
 ) -> Result<MemberOutcome, EngineError> {
-    let mut stats = ObsStats::new(w.obs.len());
-    let mut total = 0.0;
-    let mut steps = 0u64;
-    for e in 0..episodes as u32 {
-        w.state.reset(c, seed, generation, member, e);
-        let mut reader =
-            StreamReader::new(seed, generation, member, rng::stream_word(STREAM_RESET, e));
-        w.task.reset(&mut || reader.next_f64());
-        let mut ret = 0.0;
-        for _ in 0..max_steps {
-            w.task.observe(&mut w.obs);
-            stats.push(&w.obs);
-            norm.apply(&w.obs, &mut w.x);
+    let m = &mut w.episodes;
+    m.begin_member();
+    for e in 0..req.episodes_per_member as u32 {
+        w.state.reset(c, req.seed, req.generation, member, e);
+        m.begin_episode(req.seed, req.generation, member, e);
+        for _ in 0..req.max_episode_steps {
+            m.observe(req.normalizer, &mut w.x);
             env_step(&w.net, c, &w.x, &mut w.state, &mut w.out);
-            let action = action_from_output(space, &w.out, &mut w.action);
-            let step = w.task.step(action)?;
-            ret += step.reward;
-            steps += 1;
-            if step.terminated || step.truncated {
+            if m.act(&w.out)? {
                 break;
             }
         }
-        total += ret;
+        m.end_episode();
     }
-    Ok(MemberOutcome {
-        fitness: total / episodes.max(1) as f64,
-        env_steps: steps,
-        obs_stats: stats,
-    })
+    Ok(m.outcome(req.episodes_per_member))
 }
 
 /// The CPU backend: members in parallel on rayon's pool, each episode out of L1.
@@ -425,7 +400,6 @@ pub struct CpuEvaluator {
     shape: Shape,
     constants: Constants,
     factory: TaskFactory,
-    space: ActionSpace,
     /// Train genomes of the last evaluated generation (member-major), for the reductions.
     genomes: Vec<u64>,
     genomes_of: Option<(u64, u32)>,
@@ -441,7 +415,6 @@ impl CpuEvaluator {
             shape,
             constants: Constants::new(cfg, &shape),
             factory,
-            space,
             genomes: Vec::new(),
             genomes_of: None,
         }
@@ -472,12 +445,10 @@ impl CpuEvaluator {
         Worker {
             net: PackedNet::new(s),
             state: NetState::new(&s),
-            task: (self.factory)(),
+            episodes: MemberEpisodes::new((self.factory)()),
             genome: vec![0; words_for(s.layout().len())],
-            obs: vec![0.0; s.obs_dim],
             x: vec![0.0; s.obs_dim],
             out: vec![0.0; s.act_dim],
-            action: Vec::with_capacity(s.act_dim),
         }
     }
 }
@@ -495,13 +466,8 @@ impl PopulationEvaluator for CpuEvaluator {
         )
     }
 
-    fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
-        let outcomes = self.evaluate_members(req, 0..req.population + req.eval_members)?;
-        Ok(GenerationFitness::from_members(
-            req.population,
-            self.shape.obs_dim,
-            &outcomes,
-        ))
+    fn obs_dim(&self) -> usize {
+        self.shape.obs_dim
     }
 
     fn evaluate_members(
@@ -521,7 +487,7 @@ impl PopulationEvaluator for CpuEvaluator {
         let train = members.start.min(req.population)..members.end.min(req.population);
         self.sample_train(req, train.clone());
         let mode = distribution::mode_genome(req.p);
-        let (c, space, genomes) = (&self.constants, &self.space, &self.genomes);
+        let (c, genomes) = (&self.constants, &self.genomes);
         members
             .into_par_iter()
             .map_init(
@@ -535,17 +501,7 @@ impl PopulationEvaluator for CpuEvaluator {
                         w.genome.copy_from_slice(&mode);
                     }
                     w.net.load(&w.genome);
-                    run_member(
-                        w,
-                        c,
-                        space,
-                        req.normalizer,
-                        req.seed,
-                        req.generation,
-                        m as u32,
-                        req.episodes_per_member,
-                        req.max_episode_steps,
-                    )
+                    run_member(w, c, req, m as u32)
                 },
             )
             .collect()

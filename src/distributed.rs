@@ -21,11 +21,11 @@ use mpi::Count;
 use rayon::prelude::*;
 use thiserror::Error;
 
+use crate::distribution::Reductions;
 use crate::distribution::{self, words_for};
 use crate::evaluation::{
     EngineError, GenerationFitness, GenerationRequest, MemberOutcome, ObsStats, PopulationEvaluator,
 };
-use crate::optimizer::Reductions;
 
 /// Errors setting up the MPI world.
 #[derive(Debug, Error)]
@@ -344,23 +344,26 @@ impl PopulationEvaluator for DistributedEvaluator {
         )
     }
 
+    fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    /// The members of `members` evaluated here, by this rank alone.
+    fn evaluate_members(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        members: Range<usize>,
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
+        self.inner.evaluate_members(req, members)
+    }
+
     fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
-        let total = req.population + req.eval_members;
+        let total = req.members();
         let mine = share(total, self.rank, self.size);
         let start = Instant::now();
         // Deterministic on every rank (same backend, same request), so a refusal here
         // happens on all ranks before any of them enters the collective.
-        let outcomes = self
-            .inner
-            .evaluate_members(req, mine.clone())
-            .map_err(|e| match e {
-                EngineError::Unsupported(msg) => EngineError::Unsupported(format!(
-                    "{msg}; a run over {} MPI processes needs a backend that evaluates \
-                     member ranges: use backend = \"cpu\"",
-                    self.size
-                )),
-                e => e,
-            })?;
+        let outcomes = self.inner.evaluate_members(req, mine.clone())?;
         assert_eq!(outcomes.len(), mine.len(), "outcomes of {mine:?}");
         self.send.clear();
         encode(&outcomes, self.obs_dim, &mut self.send);

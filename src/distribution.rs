@@ -1,10 +1,10 @@
 //! The Bernoulli distribution over genome bits (SPEC 2) and the sampling contract
 //! (SPEC 3): thresholds, packed genomes, the mode genome, and the population
-//! reductions `A` and `B` of SPEC 4.
+//! reductions `A` and `B` of SPEC 4 (the type the backends return and the update rules
+//! read, so neither imports the other).
 
 use rayon::prelude::*;
 
-use crate::optimizer::Reductions;
 use crate::rng::{self, STREAM_GENOME};
 
 /// `threshold(p) = min(floor(p * 2^32), 2^32 - 1)`: bit is 1 iff `rng_u32 < threshold`.
@@ -92,6 +92,54 @@ pub fn mode_genome(p: &[f64]) -> Vec<u64> {
         }
     }
     out
+}
+
+/// The per-coordinate population reductions of SPEC 4 (computed by a backend).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reductions {
+    /// `A_i = sum_k u_k x[k][i]`.
+    pub a: Vec<f64>,
+    /// `B_i = sum_k u_k^2 x[k][i]`.
+    pub b: Vec<f64>,
+    /// `U1 = sum_k u_k`.
+    pub u1: f64,
+    /// `U2 = sum_k u_k^2`.
+    pub u2: f64,
+    /// Number of train members `P`.
+    pub population: usize,
+}
+
+/// Population reductions straight from unpacked genomes: the plain reference
+/// that packed backends are checked against.
+///
+/// `genomes[k]` is member `k`'s genome and `u[k]` its utility. An empty
+/// population gives empty `a`/`b` (there is no genome to take the length from).
+///
+/// # Panics
+/// If `genomes` and `u` differ in length or the genomes differ in length.
+pub fn reductions_from_bits<G: AsRef<[bool]>>(genomes: &[G], u: &[f64]) -> Reductions {
+    assert_eq!(genomes.len(), u.len(), "one utility per genome");
+    let dim = genomes.first().map_or(0, |g| g.as_ref().len());
+    let mut a = vec![0.0; dim];
+    let mut b = vec![0.0; dim];
+    for (genome, &uk) in genomes.iter().zip(u) {
+        let genome = genome.as_ref();
+        assert_eq!(genome.len(), dim, "all genomes must have the same length");
+        let uk2 = uk * uk;
+        for ((ai, bi), &x) in a.iter_mut().zip(b.iter_mut()).zip(genome) {
+            if x {
+                *ai += uk;
+                *bi += uk2;
+            }
+        }
+    }
+    Reductions {
+        a,
+        b,
+        u1: u.iter().sum(),
+        u2: u.iter().map(|x| x * x).sum(),
+        population: u.len(),
+    }
 }
 
 /// `A_i = sum_k u_k x[k][i]` and `B_i = sum_k u_k^2 x[k][i]` over packed genomes stored

@@ -440,17 +440,16 @@ fn cmd_eval(
     let max_steps = cfg.episode_step_limit()?;
     let th = distribution::thresholds(&ck.p);
     let norm = Normalizer::from_stats(&ck.obs_stats, cfg.evaluation.clip_obs);
-    let req = GenerationRequest {
-        seed: seed.unwrap_or(cfg.seed),
-        generation: ck.generation,
-        p: &ck.p,
-        thresholds: &th,
-        population: 0,
-        eval_members: episodes,
-        episodes_per_member: 1,
-        max_episode_steps: max_steps,
-        normalizer: &norm,
-    };
+    let req = GenerationRequest::new(
+        seed.unwrap_or(cfg.seed),
+        ck.generation,
+        &ck.p,
+        &th,
+        &norm,
+        0,
+        max_steps,
+    )
+    .with_eval(episodes, 1);
     let fit = evaluator.evaluate(&req)?;
     let n = fit.eval.len() as f64;
     let mean = fit.eval.iter().sum::<f64>() / n;
@@ -539,17 +538,15 @@ fn bench_generation(
     let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), cfg.evaluation.clip_obs);
     let mut best: Option<(f64, u64)> = None;
     for r in 0..repeat {
-        let req = GenerationRequest {
-            seed: r as u64,
-            generation: 0,
-            p: &p,
-            thresholds: &th,
-            population: cfg.population,
-            eval_members: 0,
-            episodes_per_member: 1,
-            max_episode_steps: task.max_episode_steps(),
-            normalizer: &norm,
-        };
+        let req = GenerationRequest::new(
+            r as u64,
+            0,
+            &p,
+            &th,
+            &norm,
+            cfg.population,
+            task.max_episode_steps(),
+        );
         let t = std::time::Instant::now();
         let fit = ev.evaluate(&req)?;
         let secs = t.elapsed().as_secs_f64();

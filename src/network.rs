@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// Largest supported neuron count: keeps genome indices inside u32 (the generator's
 /// counter word) for any sensible observation size.

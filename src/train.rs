@@ -254,17 +254,19 @@ impl Trainer {
         let max_steps = cfg.episode_step_limit()?;
         let thresholds = distribution::thresholds(&self.p);
         let normalizer = Normalizer::from_stats(&self.obs_stats, cfg.evaluation.clip_obs);
-        let req = GenerationRequest {
-            seed: cfg.seed,
-            generation: self.generation,
-            p: &self.p,
-            thresholds: &thresholds,
-            population: cfg.population,
-            eval_members: cfg.evaluation.eval_members,
-            episodes_per_member: cfg.evaluation.episodes_per_member,
-            max_episode_steps: max_steps,
-            normalizer: &normalizer,
-        };
+        let req = GenerationRequest::new(
+            cfg.seed,
+            self.generation,
+            &self.p,
+            &thresholds,
+            &normalizer,
+            cfg.population,
+            max_steps,
+        )
+        .with_eval(
+            cfg.evaluation.eval_members,
+            cfg.evaluation.episodes_per_member,
+        );
         let fit = self.evaluator.evaluate(&req)?;
         let u = optimizer::shape(&fit.train, cfg.optimizer.shaping);
         let red = self.evaluator.reductions(&req, &u)?;

@@ -6,9 +6,10 @@
 //! splitmix64 of the test's own.
 
 use satr::config::ConfigError;
+use satr::distribution::{reductions_from_bits, Reductions};
 use satr::optimizer::{
-    energies, gradient, kl_bernoulli, mean_entropy, reductions_from_bits, shape, Direction,
-    Optimizer, OptimizerConfig, Reductions, Rule, Shaping, Signal,
+    energies, gradient, kl_bernoulli, mean_entropy, shape, Direction, Optimizer, OptimizerConfig,
+    Rule, Shaping, Signal,
 };
 
 struct SplitMix(u64);

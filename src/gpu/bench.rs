@@ -90,17 +90,7 @@ pub fn bench_generation(
     let p = vec![0.5; shape.layout().len()];
     let th = thresholds(&p);
     let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), 5.0);
-    let mut req = GenerationRequest {
-        seed,
-        generation: 0,
-        p: &p,
-        thresholds: &th,
-        population,
-        eval_members: 0,
-        episodes_per_member: 1,
-        max_episode_steps: 1,
-        normalizer: &norm,
-    };
+    let mut req = GenerationRequest::new(seed, 0, &p, &th, &norm, population, 1);
     // Warm-up: compiles the pipelines and sizes the buffers.
     eval.evaluate(&req)?;
     req.max_episode_steps = max_steps;

@@ -15,14 +15,12 @@ use super::episodes::EpisodeKernel;
 use super::kernels::{GenomeSampler, GpuNetwork, Reducer};
 use super::plan::{NetOptions, NetPlan};
 use crate::distribution;
+use crate::distribution::Reductions;
 use crate::evaluation::{
-    action_from_output, EngineError, GenerationFitness, GenerationRequest, MemberOutcome, ObsStats,
-    PopulationEvaluator, TaskFactory,
+    EngineError, GenerationRequest, MemberEpisodes, MemberOutcome, PopulationEvaluator, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
-use crate::optimizer::Reductions;
-use crate::rng::{self, StreamReader, STREAM_RESET};
-use crate::tasks::{ActionSpace, Task};
+use crate::tasks::TaskError;
 
 /// Construction options of [`GpuEvaluator`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,31 +35,18 @@ pub struct GpuOptions {
     pub net: NetOptions,
 }
 
-/// One member's task and bookkeeping on the host.
-struct HostMember {
-    task: Box<dyn Task>,
-    obs: Vec<f64>,
-    action: Vec<f64>,
-    stats: ObsStats,
-    total: f64,
-    ret: f64,
-    steps: u64,
-    done: bool,
-    error: Option<EngineError>,
-}
-
 /// The GPU backend (host-task mode). Per-member fitness equals the CPU evaluator's when
 /// the device computes the network exactly (see `tests/gpu_network.rs`).
 pub struct GpuEvaluator {
     ctx: GpuContext,
     shape: Shape,
-    space: ActionSpace,
     factory: TaskFactory,
     chunk: usize,
     net: GpuNetwork,
     sampler: GenomeSampler,
     reducer: Reducer,
-    hosts: Vec<HostMember>,
+    /// The members' episodes on the host (host-task mode).
+    hosts: Vec<MemberEpisodes>,
     plan: NetPlan,
     task_wgsl: Option<&'static str>,
     episodes: Option<EpisodeKernel>,
@@ -114,7 +99,6 @@ impl GpuEvaluator {
             reducer: Reducer::new(ctx, dim, 1)?,
             ctx: ctx.clone(),
             shape,
-            space,
             factory,
             chunk,
             net,
@@ -169,18 +153,7 @@ impl GpuEvaluator {
         }
         // Full-generation mode steps the tasks on the device: no host tasks needed.
         while self.task_wgsl.is_none() && self.hosts.len() < members {
-            let task = (self.factory)();
-            self.hosts.push(HostMember {
-                task,
-                obs: vec![0.0; self.shape.obs_dim],
-                action: Vec::with_capacity(self.shape.act_dim),
-                stats: ObsStats::new(self.shape.obs_dim),
-                total: 0.0,
-                ret: 0.0,
-                steps: 0,
-                done: false,
-                error: None,
-            });
+            self.hosts.push(MemberEpisodes::new((self.factory)()));
         }
         Ok(())
     }
@@ -204,37 +177,23 @@ impl GpuEvaluator {
             members,
         )?;
         self.net.unpack(members)?;
-        for h in &mut self.hosts[..members] {
-            h.stats = ObsStats::new(d);
-            h.total = 0.0;
-            h.steps = 0;
-            h.error = None;
-        }
+        let hosts = &mut self.hosts[..members];
+        hosts.iter_mut().for_each(MemberEpisodes::begin_member);
         let mut x = vec![0.0f32; members * d];
         let mut active = vec![0u32; members];
         for e in 0..req.episodes_per_member as u32 {
             self.net
                 .reset(req.seed, req.generation, offset, members, e)?;
-            for (i, h) in self.hosts[..members].iter_mut().enumerate() {
-                let mut reader = StreamReader::new(
-                    req.seed,
-                    req.generation,
-                    (offset + i) as u32,
-                    rng::stream_word(STREAM_RESET, e),
-                );
-                h.task.reset(&mut || reader.next_f64());
-                h.ret = 0.0;
-                h.done = false;
+            for (i, h) in hosts.iter_mut().enumerate() {
+                h.begin_episode(req.seed, req.generation, (offset + i) as u32, e);
             }
             for _ in 0..req.max_episode_steps {
                 let mut live = 0;
-                for (i, h) in self.hosts[..members].iter_mut().enumerate() {
-                    active[i] = (!h.done) as u32;
-                    if !h.done {
+                for (i, h) in hosts.iter_mut().enumerate() {
+                    active[i] = (!h.done()) as u32;
+                    if !h.done() {
                         live += 1;
-                        h.task.observe(&mut h.obs);
-                        h.stats.push(&h.obs);
-                        req.normalizer.apply(&h.obs, &mut x[i * d..(i + 1) * d]);
+                        h.observe(req.normalizer, &mut x[i * d..(i + 1) * d]);
                     }
                 }
                 if live == 0 {
@@ -242,36 +201,22 @@ impl GpuEvaluator {
                 }
                 self.net.step(&x, Some(&active), members, false)?;
                 let out = self.net.read_outputs(members)?;
-                let space = &self.space;
-                self.hosts[..members]
+                // Every live member steps; the first error (in member order) is reported.
+                let errors: Vec<Option<TaskError>> = hosts
                     .par_iter_mut()
                     .enumerate()
-                    .filter(|(_, h)| !h.done)
-                    .for_each(|(i, h)| {
-                        let action =
-                            action_from_output(space, &out[i * a..(i + 1) * a], &mut h.action);
-                        match h.task.step(action) {
-                            Ok(step) => {
-                                h.ret += step.reward;
-                                h.steps += 1;
-                                h.done = step.terminated || step.truncated;
-                            }
-                            Err(err) => {
-                                h.error = Some(err.into());
-                                h.done = true;
-                            }
+                    .map(|(i, h)| {
+                        if h.done() {
+                            return None;
                         }
-                    });
-                if let Some(i) = self.hosts[..members].iter().position(|h| h.error.is_some()) {
-                    return Err(self.hosts[i]
-                        .error
-                        .take()
-                        .unwrap_or_else(|| EngineError::Gpu("task error".into())));
+                        h.act(&out[i * a..(i + 1) * a]).err()
+                    })
+                    .collect();
+                if let Some(err) = errors.into_iter().flatten().next() {
+                    return Err(err.into());
                 }
             }
-            for h in &mut self.hosts[..members] {
-                h.total += h.ret;
-            }
+            hosts.iter_mut().for_each(MemberEpisodes::end_episode);
         }
         Ok(())
     }
@@ -291,14 +236,8 @@ impl PopulationEvaluator for GpuEvaluator {
         )
     }
 
-    fn evaluate(&mut self, req: &GenerationRequest<'_>) -> Result<GenerationFitness, EngineError> {
-        let total = req.population + req.eval_members;
-        let outcomes = self.run_members(req, 0..total)?;
-        Ok(GenerationFitness::from_members(
-            req.population,
-            self.shape.obs_dim,
-            &outcomes,
-        ))
+    fn obs_dim(&self) -> usize {
+        self.shape.obs_dim
     }
 
     fn evaluate_members(
@@ -425,11 +364,11 @@ impl GpuEvaluator {
                 }));
             } else {
                 self.run_chunk(req, offset, members)?;
-                out.extend(self.hosts[..members].iter().map(|h| MemberOutcome {
-                    fitness: h.total / episodes,
-                    env_steps: h.steps,
-                    obs_stats: h.stats.clone(),
-                }));
+                out.extend(
+                    self.hosts[..members]
+                        .iter()
+                        .map(|h| h.outcome(req.episodes_per_member)),
+                );
             }
             offset += members;
         }

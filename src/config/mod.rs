@@ -1,39 +1,17 @@
 //! Run configuration: TOML files, `--set key=value` overrides, validation.
 
+pub mod error;
+mod overrides;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
+pub use self::error::ConfigError;
+use self::overrides::apply_override;
 use crate::network::NetworkConfig;
 use crate::optimizer::OptimizerConfig;
 use crate::tasks::{available_tasks, MUJOCO_TASK_NAMES};
-
-/// A configuration problem, always naming the key at fault.
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum ConfigError {
-    /// A value outside its allowed range.
-    #[error("config key `{key}` = {value} is out of range: allowed {allowed}")]
-    OutOfRange {
-        key: String,
-        value: String,
-        allowed: String,
-    },
-    /// Anything else wrong with the file or an override (unknown key, wrong type, syntax).
-    #[error("{0}")]
-    Invalid(String),
-}
-
-impl ConfigError {
-    /// Shorthand for [`ConfigError::OutOfRange`].
-    pub fn range(key: &str, value: impl std::fmt::Display, allowed: &str) -> Self {
-        ConfigError::OutOfRange {
-            key: key.to_string(),
-            value: value.to_string(),
-            allowed: allowed.to_string(),
-        }
-    }
-}
 
 /// Which engine evaluates populations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,34 +274,6 @@ impl Config {
         self.optimizer.validate()?;
         Ok(())
     }
-}
-
-/// Applies one `a.b.c=value` override to a TOML table.
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
-    let (key, raw) = item
-        .split_once('=')
-        .ok_or_else(|| ConfigError::Invalid(format!("--set `{item}`: expected key=value")))?;
-    let key = key.trim();
-    let raw = raw.trim();
-    if key.is_empty() {
-        return Err(ConfigError::Invalid(format!("--set `{item}`: empty key")));
-    }
-    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => t.remove("v").expect("parsed key"),
-        Err(_) => toml::Value::String(raw.to_string()),
-    };
-    let parts: Vec<&str> = key.split('.').collect();
-    let mut cur = table;
-    for part in &parts[..parts.len() - 1] {
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry.as_table_mut().ok_or_else(|| {
-            ConfigError::Invalid(format!("--set `{key}`: `{part}` is not a section"))
-        })?;
-    }
-    cur.insert(parts[parts.len() - 1].to_string(), value);
-    Ok(())
 }
 
 #[cfg(test)]

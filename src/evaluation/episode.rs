@@ -1,0 +1,163 @@
+//! The episode protocol of SPEC 5 on the host, written once: one member's task, its
+//! reset stream, its return and its observation statistics. The CPU evaluator drives
+//! it member by member and the GPU evaluator's host-task mode drives it in lockstep
+//! over a chunk; both call the same steps in the same order, so a member's outcome
+//! does not depend on the backend that ran its network. (Full-generation mode runs
+//! the same protocol in WGSL: `shaders/episodes.wgsl`.)
+
+use super::{MemberOutcome, Normalizer, ObsStats};
+use crate::rng::{self, StreamReader, STREAM_RESET};
+use crate::tasks::{Action, ActionSpace, Task, TaskError};
+
+/// Maps network outputs to an action (SPEC 1): discrete = argmax (lowest index on ties);
+/// continuous = `clip(out, -1, 1)` scaled affinely onto `[low, high]`.
+pub fn action_from_output<'a>(
+    space: &ActionSpace,
+    out: &[f32],
+    buf: &'a mut Vec<f64>,
+) -> Action<'a> {
+    match space {
+        ActionSpace::Discrete(n) => {
+            let mut best = 0;
+            for k in 1..*n {
+                if out[k] > out[best] {
+                    best = k;
+                }
+            }
+            Action::Discrete(best)
+        }
+        ActionSpace::Continuous { low, high } => {
+            buf.clear();
+            for ((&o, &lo), &hi) in out.iter().zip(low).zip(high) {
+                let a = (o as f64).clamp(-1.0, 1.0);
+                buf.push(lo + (a + 1.0) * 0.5 * (hi - lo));
+            }
+            Action::Continuous(buf)
+        }
+    }
+}
+
+/// One member's episodes: `begin_member`, then per episode `begin_episode`, steps of
+/// (`observe`, network, `act`) until `act` reports the end or the step cap, and
+/// `end_episode`; `outcome` averages the returns.
+pub struct MemberEpisodes {
+    task: Box<dyn Task>,
+    space: ActionSpace,
+    obs: Vec<f64>,
+    action: Vec<f64>,
+    stats: ObsStats,
+    total: f64,
+    ret: f64,
+    steps: u64,
+    done: bool,
+}
+
+impl MemberEpisodes {
+    /// Episodes of `task` (one instance per member being run, so members run in parallel).
+    pub fn new(task: Box<dyn Task>) -> Self {
+        let space = task.action_space();
+        let d = task.obs_dim();
+        MemberEpisodes {
+            obs: vec![0.0; d],
+            action: Vec::with_capacity(space.outputs()),
+            stats: ObsStats::new(d),
+            space,
+            task,
+            total: 0.0,
+            ret: 0.0,
+            steps: 0,
+            done: true,
+        }
+    }
+
+    /// Forgets the previous member's returns, steps and statistics.
+    pub fn begin_member(&mut self) {
+        self.stats = ObsStats::new(self.obs.len());
+        self.total = 0.0;
+        self.steps = 0;
+    }
+
+    /// Resets the task from the reset stream of `(seed, generation, member, episode)`.
+    pub fn begin_episode(&mut self, seed: u64, generation: u32, member: u32, episode: u32) {
+        let mut reader = StreamReader::new(
+            seed,
+            generation,
+            member,
+            rng::stream_word(STREAM_RESET, episode),
+        );
+        self.task.reset(&mut || reader.next_f64());
+        self.ret = 0.0;
+        self.done = false;
+    }
+
+    /// True once the episode has terminated or been truncated.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Reads the observation, counts it into the statistics and writes its normalised
+    /// form into `x` (the network's input).
+    pub fn observe(&mut self, normalizer: &Normalizer, x: &mut [f32]) {
+        self.task.observe(&mut self.obs);
+        self.stats.push(&self.obs);
+        normalizer.apply(&self.obs, x);
+    }
+
+    /// Maps the network's outputs to an action and steps the task; returns whether the
+    /// episode ended. A task error ends the episode too.
+    pub fn act(&mut self, out: &[f32]) -> Result<bool, TaskError> {
+        let action = action_from_output(&self.space, out, &mut self.action);
+        let step = match self.task.step(action) {
+            Ok(step) => step,
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        self.ret += step.reward;
+        self.steps += 1;
+        self.done = step.terminated || step.truncated;
+        Ok(self.done)
+    }
+
+    /// Adds the episode's return to the member's total.
+    pub fn end_episode(&mut self) {
+        self.total += self.ret;
+    }
+
+    /// The member's outcome over `episodes` episodes.
+    pub fn outcome(&self, episodes: usize) -> MemberOutcome {
+        MemberOutcome {
+            fitness: self.total / episodes.max(1) as f64,
+            env_steps: self.steps,
+            obs_stats: self.stats.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::ActionSpace;
+
+    #[test]
+    fn actions() {
+        let mut buf = Vec::new();
+        assert_eq!(
+            action_from_output(&ActionSpace::Discrete(3), &[0.5, 0.7, 0.7], &mut buf),
+            Action::Discrete(1)
+        );
+        let space = ActionSpace::Continuous {
+            low: vec![-2.0],
+            high: vec![2.0],
+        };
+        assert_eq!(
+            action_from_output(&space, &[3.0], &mut buf),
+            Action::Continuous(&[2.0])
+        );
+        assert_eq!(
+            action_from_output(&space, &[-0.25], &mut buf),
+            Action::Continuous(&[-0.5])
+        );
+    }
+}
