@@ -25,14 +25,14 @@ fn env_step(c: &mut Criterion) {
     ));
     group.bench_function("env_step_n256", |b| {
         b.iter(|| {
-            satr::bench::random_observation(1, 0, t, &mut x);
+            satr::app::throughput::random_observation(1, 0, t, &mut x);
             t = t.wrapping_add(1);
             cpu::env_step(&net, &k, &x, &mut s, &mut out);
         })
     });
     group.sample_size(10);
     group.bench_function("network_pop256_50steps", |b| {
-        b.iter(|| satr::bench::cpu_network(&cfg, 11, 3, 256, 50, 1))
+        b.iter(|| satr::app::throughput::cpu_network(&cfg, 11, 3, 256, 50, 1))
     });
     group.finish();
 }

@@ -20,11 +20,12 @@ const MAGIC: &str = "satr-checkpoint";
 /// Problems reading or writing checkpoints.
 #[derive(Debug, Error)]
 pub enum CheckpointError {
-    #[error("checkpoint {path}: {source}")]
+    /// The OS error is part of the message, not a `source`, so a report of the whole
+    /// chain prints it once.
+    #[error("checkpoint {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a checkpoint, is truncated, or fails its checksum.
     #[error("checkpoint {path} is corrupt or truncated: {reason}")]
@@ -50,9 +51,9 @@ pub struct Checkpoint {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
+    move |error| CheckpointError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

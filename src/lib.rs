@@ -4,7 +4,7 @@
 //! The reference semantics are in `docs/SPEC.md`; every backend computes exactly what
 //! it describes. Decisions the SPEC leaves open are in `docs/DECISIONS.md`.
 
-pub mod bench;
+pub mod app;
 pub mod checkpoint;
 pub mod config;
 pub mod cpu;
@@ -18,4 +18,3 @@ pub mod network;
 pub mod optimizer;
 pub mod rng;
 pub mod tasks;
-pub mod train;

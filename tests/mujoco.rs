@@ -390,7 +390,7 @@ fn presets_load() {
         assert_eq!(cfg.task, *name);
         assert_eq!(cfg.backend, satr::config::Backend::Auto);
         assert_eq!(cfg.gpu.mode, satr::config::GpuMode::Host);
-        satr::train::shape_for(&cfg).unwrap();
+        cfg.shape().unwrap();
     }
 }
 

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
 use self::overrides::apply_override;
-use crate::network::NetworkConfig;
+use crate::network::{NetworkConfig, Shape};
 use crate::optimizer::OptimizerConfig;
-use crate::tasks::{available_tasks, MUJOCO_TASK_NAMES};
+use crate::tasks::registry::{self, TaskInfo};
+use crate::tasks::{available_tasks, TaskError};
 
 /// Which engine evaluates populations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,12 +203,23 @@ impl Config {
         })
     }
 
+    /// The registry row of the config's task.
+    pub fn task_info(&self) -> Result<&'static TaskInfo, TaskError> {
+        registry::find(&self.task)
+    }
+
     /// The episode step cap: `evaluation.max_episode_steps`, or the task's own limit when 0.
-    pub fn episode_step_limit(&self) -> Result<usize, crate::tasks::TaskError> {
+    pub fn episode_step_limit(&self) -> Result<usize, TaskError> {
         Ok(match self.evaluation.max_episode_steps {
-            0 => crate::tasks::make_task(&self.task)?.max_episode_steps(),
+            0 => self.task_info()?.max_episode_steps,
             n => n,
         })
+    }
+
+    /// The network shape for the config's task.
+    pub fn shape(&self) -> Result<Shape, TaskError> {
+        let t = self.task_info()?;
+        Ok(Shape::new(&self.network, t.obs_dim, t.action.outputs()))
     }
 
     /// The fully resolved config as TOML (written to `config.toml` of a run).
@@ -220,7 +232,7 @@ impl Config {
         let tasks = available_tasks();
         if !tasks.contains(&self.task.as_str()) {
             let mut allowed = format!("one of {}", tasks.join(", "));
-            if MUJOCO_TASK_NAMES.contains(&self.task.as_str()) {
+            if registry::lookup(&self.task).is_ok_and(|t| t.mujoco) {
                 allowed += " (MuJoCo tasks need satr built with `--features mujoco`, see README)";
             }
             return Err(ConfigError::range(

@@ -12,6 +12,7 @@ pub mod mountain_car;
 #[cfg(feature = "mujoco")]
 pub mod mujoco;
 pub mod pendulum;
+pub mod registry;
 pub mod replay;
 
 /// The action space of a task, in the task's own units.
@@ -87,7 +88,7 @@ pub enum TaskError {
     ActionFile { line: usize, reason: String },
 }
 
-/// Names accepted by [`make_task`].
+/// The built-in control tasks (the registry's rows that need no MuJoCo).
 pub const TASK_NAMES: &[&str] = &[
     "cartpole",
     "cartpole-pos",
@@ -99,14 +100,9 @@ pub const TASK_NAMES: &[&str] = &[
 /// The MuJoCo locomotion tasks (Gymnasium v5), available with the `mujoco` feature.
 pub const MUJOCO_TASK_NAMES: &[&str] = &["hopper", "walker2d", "halfcheetah", "ant", "humanoid"];
 
-/// Every task this build can run: the built-in ones, and the MuJoCo ones when the
-/// `mujoco` feature is on.
+/// Every task this build can run, in registry order.
 pub fn available_tasks() -> Vec<&'static str> {
-    let mut names = TASK_NAMES.to_vec();
-    if cfg!(feature = "mujoco") {
-        names.extend_from_slice(MUJOCO_TASK_NAMES);
-    }
-    names
+    registry::available().map(|t| t.name).collect()
 }
 
 /// A control task: a deterministic simulator whose randomness (resets) comes from the caller.
@@ -133,25 +129,9 @@ pub trait Task: Send {
     fn set_state(&mut self, state: &[f64]) -> Result<(), TaskError>;
 }
 
-/// Builds a task by name.
+/// Builds a task by name (see [`registry`]).
 pub fn make_task(name: &str) -> Result<Box<dyn Task>, TaskError> {
-    Ok(match name {
-        "cartpole" => Box::new(cartpole::CartPole::new(false)),
-        "cartpole-pos" => Box::new(cartpole::CartPole::new(true)),
-        "acrobot" => Box::new(acrobot::Acrobot::new()),
-        "pendulum" => Box::new(pendulum::Pendulum::new()),
-        "mountaincar-continuous" => Box::new(mountain_car::MountainCarContinuous::new()),
-        #[cfg(feature = "mujoco")]
-        _ if MUJOCO_TASK_NAMES.contains(&name) => {
-            let kind = mujoco::Kind::from_name(name).expect("listed in MUJOCO_TASK_NAMES");
-            Box::new(mujoco::Locomotion::new(kind)?)
-        }
-        #[cfg(not(feature = "mujoco"))]
-        _ if MUJOCO_TASK_NAMES.contains(&name) => {
-            return Err(TaskError::NeedsMuJoCo(name.to_string()))
-        }
-        _ => return Err(TaskError::Unknown(name.to_string())),
-    })
+    registry::find(name)?.make()
 }
 
 /// Gymnasium's `TimeLimit` wrapper: counts steps since the last reset.

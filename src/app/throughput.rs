@@ -63,6 +63,26 @@ impl BenchRecord {
     }
 }
 
+/// The one-line form `satr bench` prints.
+impl std::fmt::Display for BenchRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>4} {:<10} pop {:>6} N {:>4} obs {:>3} act {:>2}: {:>10.3e} env-steps/s {:>10.3e} synapse-substeps/s ({:.3} s, {})",
+            self.backend,
+            self.mode,
+            self.population,
+            self.neurons,
+            self.obs_dim,
+            self.act_dim,
+            self.env_steps_per_s,
+            self.synapse_substeps_per_s,
+            self.seconds,
+            self.device
+        )
+    }
+}
+
 /// A random observation for (member, step): uniform in [-2, 2), from the generator so
 /// every backend can feed the same inputs.
 pub fn random_observation(seed: u64, member: u32, step: u32, x: &mut [f32]) {

@@ -1,0 +1,149 @@
+//! Every evaluator is built here, from a config: the CPU bitset engine, the GPU engine
+//! in the configured mode, and under several MPI processes the distributed wrapper
+//! around either. One GPU device serves all the evaluators of a process (and rayon's
+//! global pool all the CPU ones), so several runs in one process share them.
+
+#[cfg(feature = "gpu")]
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use super::error::TrainError;
+use super::world::World;
+use crate::config::{Backend, Config};
+use crate::cpu::CpuEvaluator;
+use crate::evaluation::{EngineError, PopulationEvaluator, TaskFactory};
+#[cfg(feature = "gpu")]
+use crate::gpu::GpuContext;
+use crate::tasks::registry::TaskInfo;
+
+/// A task factory for a registered task.
+pub fn task_factory(info: &'static TaskInfo) -> TaskFactory {
+    Arc::new(move || info.make().expect("the registry's tasks construct"))
+}
+
+/// Builds the evaluators of one process.
+pub struct Engines<'w> {
+    world: &'w World,
+    /// The process's GPU device, opened on first use (`None` inside: no adapter).
+    #[cfg(feature = "gpu")]
+    gpu: OnceCell<Option<GpuContext>>,
+}
+
+impl<'w> Engines<'w> {
+    /// The engines of a process in `world`.
+    pub fn new(world: &'w World) -> Self {
+        Engines {
+            world,
+            #[cfg(feature = "gpu")]
+            gpu: OnceCell::new(),
+        }
+    }
+
+    /// The process's world.
+    pub fn world(&self) -> &World {
+        self.world
+    }
+
+    /// The evaluator of a training run: with several processes, each evaluates its
+    /// share of the members and all of them gather the whole generation.
+    pub fn run_evaluator(&self, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+        #[cfg(feature = "distributed")]
+        if self.world.size() > 1 {
+            if cfg.backend != Backend::Cpu {
+                // Before the device is opened: ranks sharing a node take different GPUs.
+                self.world.assign_gpu_adapter();
+            }
+            let inner = self.evaluator(cfg)?;
+            let obs_dim = inner.obs_dim();
+            return Ok(Box::new(crate::distributed::DistributedEvaluator::new(
+                inner, self.world, obs_dim,
+            )));
+        }
+        self.evaluator(cfg)
+    }
+
+    /// The evaluator the config's `backend` asks for, in this process alone.
+    pub fn evaluator(&self, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+        let info = cfg.task_info()?;
+        let cpu = || -> Box<dyn PopulationEvaluator> {
+            Box::new(CpuEvaluator::new(&cfg.network, task_factory(info)))
+        };
+        match cfg.backend {
+            Backend::Cpu => Ok(cpu()),
+            Backend::Gpu => self.gpu_evaluator(cfg, info, false)?.ok_or_else(|| {
+                EngineError::Gpu(
+                    "backend = \"gpu\" but no GPU adapter was found (see `satr info`); use backend = \"cpu\" or \"auto\"".into(),
+                )
+                .into()
+            }),
+            Backend::Auto => match self.gpu_evaluator(cfg, info, true)? {
+                Some(ev) => {
+                    tracing::info!(device = %ev.describe(), "backend auto: using the GPU");
+                    Ok(ev)
+                }
+                None => {
+                    tracing::warn!(
+                        "backend auto: no hardware GPU adapter found, using the CPU bitset engine"
+                    );
+                    Ok(cpu())
+                }
+            },
+        }
+    }
+
+    /// The process's GPU device, or `None` when there is no adapter.
+    #[cfg(feature = "gpu")]
+    pub fn gpu_context(&self) -> Result<Option<&GpuContext>, EngineError> {
+        if let Some(ctx) = self.gpu.get() {
+            return Ok(ctx.as_ref());
+        }
+        let ctx = GpuContext::new()?;
+        Ok(self.gpu.get_or_init(|| ctx).as_ref())
+    }
+
+    /// The GPU evaluator, or `None` when there is no adapter (or, with
+    /// `hardware_only`, no adapter that is not a software rasteriser).
+    #[cfg(feature = "gpu")]
+    fn gpu_evaluator(
+        &self,
+        cfg: &Config,
+        info: &'static TaskInfo,
+        hardware_only: bool,
+    ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
+        use crate::config::GpuMode;
+        use crate::gpu::{list_adapters, GpuEvaluator, GpuOptions};
+        if hardware_only
+            && self.gpu.get().is_none()
+            && !list_adapters().iter().any(|a| a.device_type != "Cpu")
+        {
+            return Ok(None);
+        }
+        let Some(ctx) = self.gpu_context()? else {
+            return Ok(None);
+        };
+        if hardware_only && ctx.adapter_info.device_type == wgpu::DeviceType::Cpu {
+            return Ok(None);
+        }
+        let ev = match info.wgsl {
+            Some(wgsl) if cfg.gpu.mode == GpuMode::Generation => {
+                let opts = GpuOptions {
+                    task_wgsl: Some(wgsl),
+                    ..GpuOptions::default()
+                };
+                GpuEvaluator::with_options(ctx, &cfg.network, task_factory(info), opts)?
+            }
+            _ => GpuEvaluator::new(ctx, &cfg.network, task_factory(info))?,
+        };
+        Ok(Some(Box::new(ev)))
+    }
+
+    #[cfg(not(feature = "gpu"))]
+    fn gpu_evaluator(
+        &self,
+        _cfg: &Config,
+        _info: &'static TaskInfo,
+        _hardware_only: bool,
+    ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
+        Ok(None)
+    }
+}

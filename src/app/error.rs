@@ -1,0 +1,47 @@
+//! What can stop a command of the application layer.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::checkpoint::CheckpointError;
+use crate::config::ConfigError;
+use crate::evaluation::EngineError;
+use crate::tasks::TaskError;
+
+/// Anything that can stop a run.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A file of the run directory. The OS error is part of the message, not a
+    /// `source`, so a report of the whole chain prints it once.
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The stop-signal handler could not be installed.
+    #[error("{0}")]
+    Signal(String),
+    /// A command-line value that cannot be used, naming the flag.
+    #[error("{0}")]
+    Usage(String),
+    /// A checkpoint that does not fit the config it is resumed with.
+    #[error("cannot resume: {0}")]
+    Resume(String),
+}
+
+/// Wraps an I/O error with the path it concerns.
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |error| TrainError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}

@@ -1,0 +1,36 @@
+//! The application layer: what the `satr` commands do, over the library below.
+//!
+//! ```text
+//! main.rs (parse only) -> app: train | eval | bench | info | replay
+//!     train -> run (loop, checkpoints, observers) -> trainer (one generation)
+//!           -> engines (every evaluator: cpu | gpu by mode | mpi wrap)
+//!                -> evaluation seam -> backends -> tasks
+//!     trainer -> optimizer (pure update rule of p and the reductions)
+//! ```
+//!
+//! A process sets itself up once ([`process`]: headless Vulkan, logging, the stop
+//! signal) and builds its evaluators through one [`engines::Engines`], which opens the
+//! GPU device once; several runs in one process share both.
+
+pub mod bench;
+pub mod engines;
+pub mod error;
+pub mod eval;
+pub mod info;
+pub mod metrics;
+pub mod observer;
+pub mod process;
+pub mod replay;
+pub mod run;
+pub mod run_dir;
+pub mod throughput;
+pub mod train;
+pub mod trainer;
+pub mod world;
+
+pub use self::engines::Engines;
+pub use self::error::TrainError;
+pub use self::metrics::{Metrics, MetricsFile};
+pub use self::run_dir::RunDir;
+pub use self::trainer::Trainer;
+pub use self::world::World;

@@ -1,0 +1,150 @@
+//! `satr train`: a new run from a config, or a resumed one, driven to its end with
+//! the metrics file, the progress bar and the log line watching.
+
+use std::path::PathBuf;
+
+use super::engines::Engines;
+use super::error::TrainError;
+use super::observer::{GenerationObserver, LogLine, ProgressBar};
+use super::process;
+use super::run::{self, RunOptions, RunSummary};
+use super::run_dir::RunDir;
+use super::trainer::Trainer;
+use super::world::stop_vote;
+use crate::config::{Backend, Config};
+
+/// What `satr train` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct TrainArgs {
+    /// Config file (the built-in default when `None`).
+    pub config: Option<PathBuf>,
+    /// `key=value` overrides.
+    pub set: Vec<String>,
+    /// `--backend`, mirroring the config key.
+    pub backend: Option<String>,
+    /// A run directory or checkpoint to continue.
+    pub resume: Option<PathBuf>,
+    /// Show a progress bar (only on a terminal, and only on rank 0).
+    pub progress: bool,
+}
+
+/// How a `satr train` ended.
+pub struct TrainOutcome {
+    pub trainer: Trainer,
+    pub dir: RunDir,
+    pub summary: RunSummary,
+    /// Whether this process wrote the run (rank 0).
+    pub writer: bool,
+}
+
+/// Runs `satr train`.
+pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome, TrainError> {
+    let world = engines.world();
+    // Rank 0 alone writes the run directory and prints.
+    let writer = world.rank() == 0;
+    if let Some(b) = args.backend.take() {
+        b.parse::<Backend>()?;
+        args.set.push(format!("backend=\"{b}\""));
+    }
+    let stop = process::stop_flag()?;
+    let (mut trainer, dir) = match &args.resume {
+        Some(path) => {
+            if args.config.is_some() {
+                return Err(TrainError::Usage(
+                    "--resume takes the config from the checkpoint; use --set to change keys"
+                        .into(),
+                ));
+            }
+            let (t, d) = run::resume(path, &args.set, |cfg| engines.run_evaluator(cfg), writer)?;
+            tracing::info!(generation = t.generation, dir = %d.path.display(), "resuming");
+            (t, d)
+        }
+        None => {
+            let cfg = Config::load(args.config.as_deref(), &args.set)?;
+            let evaluator = engines.run_evaluator(&cfg)?;
+            let dir = if writer {
+                RunDir::create(&cfg)?
+            } else {
+                // Never written: the secondary ranks only compute.
+                RunDir {
+                    path: PathBuf::from(&cfg.run.out_dir),
+                }
+            };
+            (Trainer::new(cfg, evaluator)?, dir)
+        }
+    };
+    let cfg = &trainer.config;
+    tracing::info!(
+        task = %cfg.task,
+        population = cfg.population,
+        neurons = cfg.network.neurons,
+        rule = ?cfg.optimizer.rule,
+        backend = %trainer.backend(),
+        world_size = world.size(),
+        dir = %dir.path.display(),
+        "training"
+    );
+    let mut observers: Vec<Box<dyn GenerationObserver>> = Vec::new();
+    if writer {
+        observers.push(Box::new(dir.metrics().appender()?));
+        if args.progress {
+            observers.push(Box::new(ProgressBar::new(
+                cfg.generations as u64,
+                trainer.generation as u64,
+            )));
+        }
+    }
+    observers.push(Box::new(LogLine));
+    let opts = RunOptions {
+        stop,
+        secondary: !writer,
+        stop_vote: stop_vote(world),
+    };
+    let summary = run::run(&mut trainer, &dir, &opts, &mut observers)?;
+    Ok(TrainOutcome {
+        trainer,
+        dir,
+        summary,
+        writer,
+    })
+}
+
+/// The line `satr train` ends with.
+impl std::fmt::Display for TrainOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (s, dir) = (&self.summary, self.dir.path.display());
+        if s.interrupted {
+            return write!(
+                f,
+                "interrupted after generation {}; checkpoint written. Resume with: satr train --resume {dir}",
+                s.generations
+            );
+        }
+        let last = s.last.as_ref();
+        let eval = last
+            .and_then(|m| m.eval_return)
+            .map_or("n/a".into(), |e| format!("{e:.2}"));
+        let solved = s
+            .solved_at
+            .map(|g| format!(" (target reached at generation {g})"))
+            .unwrap_or_default();
+        let secs = last.map_or(0.0, |m| m.wall_s);
+        write!(
+            f,
+            "done: {} generations, eval return {eval}{solved}, {secs:.1} s; outputs in {dir}",
+            s.generations
+        )
+    }
+}
+
+/// FNV-1a over the bits of `p`: equal digests mean bit-identical distributions, which
+/// is what tests compare across process counts.
+pub fn p_digest(p: &[f64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in p {
+        for b in x.to_bits().to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}

@@ -1,0 +1,164 @@
+//! The state of a run and one generation of it: evaluate through a
+//! [`PopulationEvaluator`], shape the fitness, reduce, update `p` with the configured
+//! rule (a pure function of `p` and the reductions), and report [`Metrics`].
+
+use std::time::Instant;
+
+use super::error::TrainError;
+use super::metrics::Metrics;
+use crate::checkpoint::Checkpoint;
+use crate::config::Config;
+use crate::distribution;
+use crate::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
+use crate::optimizer::{self, Optimizer};
+
+/// The state of a run and the evaluator that advances it.
+pub struct Trainer {
+    pub config: Config,
+    pub p: Vec<f64>,
+    pub optimizer: Optimizer,
+    /// Observations of all completed generations (the next normaliser).
+    pub obs_stats: ObsStats,
+    /// Generations completed.
+    pub generation: u32,
+    pub env_steps: u64,
+    pub wall_s: f64,
+    evaluator: Box<dyn PopulationEvaluator>,
+}
+
+impl Trainer {
+    /// A fresh run: `p = 0.5` everywhere (SPEC 2).
+    pub fn new(
+        config: Config,
+        evaluator: Box<dyn PopulationEvaluator>,
+    ) -> Result<Self, TrainError> {
+        config.validate()?;
+        let shape = config.shape()?;
+        let dim = shape.layout().len();
+        Ok(Trainer {
+            optimizer: Optimizer::new(config.optimizer.clone(), dim),
+            p: vec![0.5; dim],
+            obs_stats: ObsStats::new(shape.obs_dim),
+            generation: 0,
+            env_steps: 0,
+            wall_s: 0.0,
+            config,
+            evaluator,
+        })
+    }
+
+    /// Continues from a checkpoint exactly where it stopped.
+    pub fn from_checkpoint(
+        ck: Checkpoint,
+        evaluator: Box<dyn PopulationEvaluator>,
+    ) -> Result<Self, TrainError> {
+        let mut t = Trainer::new(ck.config.clone(), evaluator)?;
+        if ck.p.len() != t.p.len() {
+            return Err(TrainError::Resume(format!(
+                "checkpoint has {} probabilities, the config's network needs {}",
+                ck.p.len(),
+                t.p.len()
+            )));
+        }
+        if ck.obs_stats.mean.len() != t.obs_stats.mean.len() {
+            return Err(TrainError::Resume(
+                "observation statistics do not match the task".into(),
+            ));
+        }
+        let st = &ck.optimizer;
+        if st.m.len() != ck.p.len() || st.v.len() != ck.p.len() {
+            return Err(TrainError::Resume(
+                "optimizer state does not match the genome length".into(),
+            ));
+        }
+        let p_min = ck.config.optimizer.p_min;
+        if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
+            return Err(TrainError::Resume(format!(
+                "probabilities outside [{p_min}, {}]",
+                1.0 - p_min
+            )));
+        }
+        t.p = ck.p;
+        t.optimizer.state = ck.optimizer;
+        t.obs_stats = ck.obs_stats;
+        t.generation = ck.generation;
+        t.env_steps = ck.env_steps;
+        t.wall_s = ck.wall_s;
+        Ok(t)
+    }
+
+    /// The state to save.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            generation: self.generation,
+            config: self.config.clone(),
+            p: self.p.clone(),
+            optimizer: self.optimizer.state.clone(),
+            obs_stats: self.obs_stats.clone(),
+            env_steps: self.env_steps,
+            wall_s: self.wall_s,
+        }
+    }
+
+    /// Backend description.
+    pub fn backend(&self) -> String {
+        self.evaluator.describe()
+    }
+
+    /// True once every planned generation has run.
+    pub fn finished(&self) -> bool {
+        self.generation as usize >= self.config.generations
+    }
+
+    /// Runs one generation and updates `p`.
+    pub fn step(&mut self) -> Result<Metrics, TrainError> {
+        let start = Instant::now();
+        let cfg = &self.config;
+        let max_steps = cfg.episode_step_limit()?;
+        let thresholds = distribution::thresholds(&self.p);
+        let normalizer = Normalizer::from_stats(&self.obs_stats, cfg.evaluation.clip_obs);
+        let req = GenerationRequest::new(
+            cfg.seed,
+            self.generation,
+            &self.p,
+            &thresholds,
+            &normalizer,
+            cfg.population,
+            max_steps,
+        )
+        .with_eval(
+            cfg.evaluation.eval_members,
+            cfg.evaluation.episodes_per_member,
+        );
+        let fit = self.evaluator.evaluate(&req)?;
+        let u = optimizer::shape(&fit.train, cfg.optimizer.shaping);
+        let red = self.evaluator.reductions(&req, &u)?;
+        let stats = self.optimizer.step(&mut self.p, &red);
+        self.obs_stats.merge(&fit.obs_stats);
+        let elapsed = start.elapsed().as_secs_f64();
+        self.env_steps += fit.env_steps;
+        self.wall_s += elapsed;
+        let generation = self.generation;
+        self.generation += 1;
+        let n = fit.train.len() as f64;
+        Ok(Metrics {
+            generation,
+            eval_return: (!fit.eval.is_empty())
+                .then(|| fit.eval.iter().sum::<f64>() / fit.eval.len() as f64),
+            train_return_mean: fit.train.iter().sum::<f64>() / n,
+            train_return_max: fit.train.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            train_return_min: fit.train.iter().cloned().fold(f64::INFINITY, f64::min),
+            total_energy: stats.total_energy,
+            signal_energy: stats.signal_energy,
+            snr: stats.snr,
+            kl_budget: stats.kl_budget,
+            kl: stats.kl,
+            eta: stats.eta,
+            entropy: stats.entropy,
+            clip_fraction: stats.clip_fraction,
+            env_steps: self.env_steps,
+            wall_s: self.wall_s,
+            env_steps_per_s: fit.env_steps as f64 / elapsed.max(1e-9),
+        })
+    }
+}
