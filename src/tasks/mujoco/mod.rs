@@ -9,24 +9,21 @@
 //! model is loaded once per process and shared, so members step in parallel on the
 //! evaluator's threads.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+mod model;
+mod numpy;
+
+use std::sync::Arc;
 
 use mujoco_rs::prelude::{MjData, MjModel};
+
+use self::model::load_model;
+pub use self::model::models_dir;
+use self::numpy::{numpy_sum, standard_normal, sum_of_squares};
 
 use super::{
     check_state_len, clip, continuous_action, uniform_in, Action, ActionSpace, Step, Task,
     TaskError, TimeLimit,
 };
-
-/// Where the Gymnasium model files are looked for: `$SATR_MUJOCO_MODELS`, else the
-/// folder `scripts/setup_mujoco.sh` fills by default.
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("SATR_MUJOCO_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.mujoco/models")))
-}
 
 /// Which of the five environments a [`Locomotion`] task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,79 +133,6 @@ const HUMANOID_CONTACT_COST_MAX: f64 = 10.0;
 const VELOCITY_CLIP: f64 = 10.0;
 /// Gymnasium registers all five with `max_episode_steps=1000`.
 const MAX_EPISODE_STEPS: usize = 1000;
-
-/// The compiled models, one per environment and process: compiling Humanoid's XML costs
-/// milliseconds, and evaluators make a task per worker per generation.
-fn load_model(kind: Kind) -> Result<Arc<MjModel>, TaskError> {
-    static MODELS: OnceLock<Mutex<HashMap<Kind, Arc<MjModel>>>> = OnceLock::new();
-    let mut models = MODELS
-        .get_or_init(|| {
-            // MuJoCo's own handler appends warnings to MUJOCO_LOG.TXT in the working
-            // directory; route them to the `log` crate (and so to tracing) instead.
-            // SAFETY: this runs once, before the first model exists, and every MuJoCo call
-            // in satr goes through a model from here, so no other thread is in MuJoCo.
-            unsafe { mujoco_rs::prelude::install_logging_hook() };
-            Mutex::default()
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(m) = models.get(&kind) {
-        return Ok(m.clone());
-    }
-    let params = kind.params();
-    let path = models_dir().join(params.xml);
-    if !path.is_file() {
-        return Err(TaskError::MuJoCo {
-            task: params.name,
-            reason: format!(
-                "model file {} not found; run `eval \"$(scripts/setup_mujoco.sh)\"` or set \
-                 SATR_MUJOCO_MODELS to Gymnasium's mujoco/assets folder",
-                path.display()
-            ),
-        });
-    }
-    let model = MjModel::from_xml(&path).map_err(|e| TaskError::MuJoCo {
-        task: params.name,
-        reason: format!("loading {}: {e}", path.display()),
-    })?;
-    let model = Arc::new(model);
-    models.insert(kind, model.clone());
-    Ok(model)
-}
-
-/// NumPy's float64 `sum` of a contiguous array: pairwise, with eight accumulators below
-/// 128 elements, so sums of squares round exactly as Gymnasium's do.
-fn numpy_sum(values: &[f64]) -> f64 {
-    let n = values.len();
-    if n < 8 {
-        // NumPy starts from -0.0 here, which only matters for an all -0.0 input.
-        values.iter().fold(-0.0, |s, &v| s + v)
-    } else if n <= 128 {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&values[..8]);
-        let mut i = 8;
-        while i + 8 <= n {
-            for (k, acc) in r.iter_mut().enumerate() {
-                *acc += values[i + k];
-            }
-            i += 8;
-        }
-        let mut s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &values[i..] {
-            s += v;
-        }
-        s
-    } else {
-        let half = (n / 2) / 8 * 8;
-        numpy_sum(&values[..half]) + numpy_sum(&values[half..])
-    }
-}
-
-fn sum_of_squares(values: impl Iterator<Item = f64>, scratch: &mut Vec<f64>) -> f64 {
-    scratch.clear();
-    scratch.extend(values.map(|v| v * v));
-    numpy_sum(scratch)
-}
 
 /// One of the five MuJoCo locomotion environments.
 pub struct Locomotion {
@@ -477,39 +401,5 @@ impl Task for Locomotion {
         let (qpos, qvel) = state.split_at(self.nq);
         self.restart_from(qpos, qvel);
         Ok(())
-    }
-}
-
-/// A standard normal sample from two uniforms (Box-Muller): same distribution as NumPy's
-/// `standard_normal`, not the same numbers, which no caller depends on.
-fn standard_normal(uniform: &mut dyn FnMut() -> f64) -> f64 {
-    let u1 = uniform();
-    let u2 = uniform();
-    (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::numpy_sum;
-
-    /// The pairwise order differs from a left fold; these inputs show where.
-    #[test]
-    fn numpy_sum_matches_pairwise_order() {
-        let v: Vec<f64> = (0..20).map(|i| 1.0 + (i as f64) * 1e-16).collect();
-        let mut r = [0.0; 8];
-        r.copy_from_slice(&v[..8]);
-        for k in 0..8 {
-            r[k] += v[8 + k];
-        }
-        let expect = ((r[0] + r[1]) + (r[2] + r[3]))
-            + ((r[4] + r[5]) + (r[6] + r[7]))
-            + v[16]
-            + v[17]
-            + v[18]
-            + v[19];
-        assert_eq!(numpy_sum(&v).to_bits(), expect.to_bits());
-        assert_eq!(numpy_sum(&[1.0, 2.0, 3.0]), 6.0);
-        let long: Vec<f64> = (0..300).map(|i| i as f64).collect();
-        assert_eq!(numpy_sum(&long), (0..300).sum::<i32>() as f64);
     }
 }

@@ -1,0 +1,19 @@
+//! Training over several processes with MPI (`mpirun -n R satr train ...`).
+//!
+//! Every rank holds the whole state (`p`, optimizer, normaliser) and computes the same
+//! update in the same order; only the members' evaluation is split. Rank `r` runs the
+//! contiguous slice [`share`] of members `0..P+E`, then all ranks all-gather the
+//! per-member outcomes as raw `f64`/`u64` bits and merge them in member order, so each
+//! rank sees exactly what one process would have computed. Genomes never cross the
+//! network: any rank regenerates any genome from `(seed, generation, member)`. The
+//! reductions `A`, `B` are split by coordinates instead: each rank samples its words of
+//! every train genome, sums over all members in member order, and the ranks all-gather
+//! the sums, which are then bit-identical to one process's.
+
+mod evaluator;
+mod wire;
+mod world;
+
+pub use self::evaluator::DistributedEvaluator;
+pub use self::wire::{decode, encode, share, words_per_member};
+pub use self::world::{any_rank, launched_by_mpi, DistributedError, World};
