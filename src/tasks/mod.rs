@@ -89,16 +89,10 @@ pub enum TaskError {
 }
 
 /// The built-in control tasks (the registry's rows that need no MuJoCo).
-pub const TASK_NAMES: &[&str] = &[
-    "cartpole",
-    "cartpole-pos",
-    "acrobot",
-    "pendulum",
-    "mountaincar-continuous",
-];
+pub const TASK_NAMES: &[&str] = &registry::CLASSIC_NAMES;
 
 /// The MuJoCo locomotion tasks (Gymnasium v5), available with the `mujoco` feature.
-pub const MUJOCO_TASK_NAMES: &[&str] = &["hopper", "walker2d", "halfcheetah", "ant", "humanoid"];
+pub const MUJOCO_TASK_NAMES: &[&str] = &registry::MUJOCO_NAMES;
 
 /// Every task this build can run, in registry order.
 pub fn available_tasks() -> Vec<&'static str> {

@@ -185,6 +185,37 @@ pub const TASKS: &[TaskInfo] = &[
     },
 ];
 
+/// How many rows have `mujoco` set to the given value.
+const fn count(mujoco: bool) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < TASKS.len() {
+        if TASKS[i].mujoco == mujoco {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The names of the rows with `mujoco` set to the given value, in table order.
+const fn names<const N: usize>(mujoco: bool) -> [&'static str; N] {
+    let mut out = [""; N];
+    let (mut i, mut k) = (0, 0);
+    while i < TASKS.len() {
+        if TASKS[i].mujoco == mujoco {
+            out[k] = TASKS[i].name;
+            k += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The built-in control tasks' names (derived from the table at compile time).
+pub const CLASSIC_NAMES: [&str; count(false)] = names::<{ count(false) }>(false);
+/// The MuJoCo tasks' names (derived from the table at compile time).
+pub const MUJOCO_NAMES: [&str; count(true)] = names::<{ count(true) }>(true);
+
 /// The registered task `name`, whether or not this build can run it.
 pub fn lookup(name: &str) -> Result<&'static TaskInfo, TaskError> {
     TASKS
@@ -215,10 +246,9 @@ mod tests {
 
     #[test]
     fn the_name_lists_are_the_table() {
-        let classic: Vec<&str> = TASKS.iter().filter(|t| !t.mujoco).map(|t| t.name).collect();
-        let mj: Vec<&str> = TASKS.iter().filter(|t| t.mujoco).map(|t| t.name).collect();
-        assert_eq!(classic, TASK_NAMES);
-        assert_eq!(mj, MUJOCO_TASK_NAMES);
+        let names: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
+        assert_eq!([TASK_NAMES, MUJOCO_TASK_NAMES].concat(), names);
+        assert!(!TASK_NAMES.is_empty() && !MUJOCO_TASK_NAMES.is_empty());
     }
 
     /// The metadata is what the constructed task reports (for MuJoCo tasks in builds
