@@ -157,9 +157,11 @@ fn one_gpu_device_per_process() {
         "the second request opened another device"
     );
     // Two GPU evaluators from the same engines run on that device.
-    let mut cfg = Config::default();
-    cfg.backend = satr::config::Backend::Gpu;
-    cfg.network.neurons = 24;
+    let cfg = Config::from_toml_with_overrides(
+        "",
+        &["backend=\"gpu\"".into(), "network.neurons=24".into()],
+    )
+    .unwrap();
     let e1 = engines.evaluator(&cfg).unwrap();
     let e2 = engines.evaluator(&cfg).unwrap();
     assert_eq!(e1.describe(), e2.describe());
