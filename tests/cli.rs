@@ -460,3 +460,12 @@ fn timeout_stops_with_a_checkpoint() {
         satr::checkpoint::Checkpoint::load(&tmp.path().join("t/checkpoints/latest.ckpt")).unwrap();
     assert!(ck.generation >= 1);
 }
+
+#[test]
+fn a_missing_checkpoint_names_the_os_error_once() {
+    let o = satr(&["eval", "--checkpoint", "/nonexistent/satr/run"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/satr/run"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}
