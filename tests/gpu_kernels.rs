@@ -2,10 +2,12 @@
 //! reductions) against the CPU definitions in `distribution`.
 
 use satr::distribution::{mode_genome, reductions, sample_genome, thresholds, words_for};
-use satr::gpu::kernels::{read_words, storage_buffer, GenomeSampler, Reducer};
+use satr::gpu::device::{read_words, storage_buffer};
 use satr::gpu::plan::{
     flat_header, NetOptions, NetParams, NetPlan, ReduceParams, SampleParams, UnpackParams,
 };
+use satr::gpu::reductions::Reducer;
+use satr::gpu::sample_genomes::GenomeSampler;
 use satr::gpu::shaders::{compose, validate, Kernel};
 use satr::network::{Constants, NetworkConfig, Shape};
 mod common;

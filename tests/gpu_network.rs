@@ -5,7 +5,7 @@
 use satr::cpu::{self, NetState, PackedNet};
 use satr::distribution::{sample_genome, thresholds, words_for};
 use satr::evaluation::EngineError;
-use satr::gpu::kernels::{GpuNetwork, MemberState};
+use satr::gpu::network::{GpuNetwork, MemberState};
 use satr::gpu::plan::{NetOptions, NetPlan};
 use satr::gpu::GpuContext;
 use satr::network::{Constants, NetworkConfig, Shape};
