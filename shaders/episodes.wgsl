@@ -1,7 +1,7 @@
 // Full-generation mode: every episode of a member on the device, the task stepped
-// in WGSL too (a task file `task_<name>.wgsl` is composed in before this one: it
-// defines TASK_*, TaskState, task_reset, task_observe, task_step). One workgroup per
-// member; invocation 0 runs the task, all invocations run the network
+// in WGSL too (a task is composed in before this one: task_interface.wgsl and a
+// `task_<name>.wgsl` defining TASK_*, task_reset, task_observe, task_step). One
+// workgroup per member; invocation 0 runs the task, all invocations run the network
 // (rsnn_core.wgsl); the state stays in the workgroup within a dispatch.
 //
 // The protocol is cpu::run_member's: per episode, reset the network from the
@@ -154,7 +154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 ret = 0.0;
                 let rstream = stream_word(STREAM_RESET, e);
                 let b0 = philox4x32_10(vec4<u32>(0u, member, params.generation, rstream), key);
-                var u: array<f32, 8>;
+                var u: array<f32, TASK_RESET_LEN>;
                 for (var i = 0u; i < 4u; i++) {
                     u[i] = reset_uniform(b0[i]);
                 }

@@ -81,6 +81,14 @@ pub fn episode_result_words(obs_dim: usize) -> usize {
     4 + 2 * obs_dim
 }
 
+/// Length of `task_reset`'s uniform array (`TASK_RESET_LEN`): two Philox blocks.
+pub const RESET_UNIFORMS_LEN: usize = 8;
+
+/// The WGSL header every task source is composed under (`shaders::compose_task`).
+pub fn task_header() -> String {
+    format!("const TASK_RESET_LEN: u32 = {RESET_UNIFORMS_LEN}u;\n")
+}
+
 /// Uniform of `sample_genomes.wgsl` (48 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
