@@ -161,11 +161,19 @@ fn episode_kernel_validates_with_a_task() {
         ..wgpu::Limits::default()
     };
     let plan = NetPlan::new(&shape, &limits, &NetOptions::default()).unwrap();
-    validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").unwrap();
+    validate(
+        &compose_episodes(&plan.episode_header(), WALKER_WGSL),
+        "episodes",
+    )
+    .unwrap();
     // A task whose dimensions disagree with the network is rejected by const_assert.
     let wrong = Shape::new(&cfg, 3, 2);
     let plan = NetPlan::new(&wrong, &limits, &NetOptions::default()).unwrap();
-    assert!(validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").is_err());
+    assert!(validate(
+        &compose_episodes(&plan.episode_header(), WALKER_WGSL),
+        "episodes"
+    )
+    .is_err());
 }
 
 fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chunk: Option<usize>) {

@@ -42,13 +42,6 @@ pub struct EpisodeKernel {
 /// (`LP_MAX_TGSI_LOOP_ITERATIONS`); loops silently end once it is spent.
 const LLVMPIPE_LOOP_ITERATIONS: u64 = 65535;
 
-/// u32 words `episodes.wgsl` carries over between dispatches per member (its
-/// `CARRY_WORDS`): episode position and task state (`6 + CARRY_TASK_MAX`), the
-/// neurons' v, syn and rate, and the spike words.
-pub fn carry_words(plan: &NetPlan) -> usize {
-    6 + 16 + 3 * plan.shape.neurons + plan.zw() as usize
-}
-
 /// Units of work (environment steps or episode resets) per dispatch, chosen so that
 /// the loop iterations of one dispatch (an upper bound of those of `episodes.wgsl`
 /// and `rsnn_core.wgsl` per unit, with room for the task's own loops) stay within
@@ -96,7 +89,7 @@ impl EpisodeKernel {
         let pipeline = create_pipeline(
             device,
             "episodes.wgsl",
-            compose_episodes(&plan.header(), task_source),
+            compose_episodes(&plan.episode_header(), task_source),
         )?;
         let capacity = capacity.max(1);
         let d = plan.shape.obs_dim;
@@ -110,7 +103,7 @@ impl EpisodeKernel {
         }
         let zero_net: NetParams = bytemuck::Zeroable::zeroed();
         let zero_ep: EpisodeParams = bytemuck::Zeroable::zeroed();
-        let carry_bytes = (4 * carry_words(plan) * capacity) as u64;
+        let carry_bytes = 4 * plan.carry_words() as u64 * capacity as u64;
         if carry_bytes > binding {
             return Err(EngineError::TooLarge(format!(
                 "episode state of {capacity} members exceeds \

@@ -106,7 +106,7 @@ impl GpuNetwork {
                 members: 0,
                 genome_words: 0,
                 grid_x: 0,
-                _pad: 0,
+                _pad0: 0,
             },
         );
         let genomes = storage_buffer(d, "satr genomes", cap * gb);
@@ -233,7 +233,7 @@ impl GpuNetwork {
             members: members as u32,
             genome_words: self.plan.genome_words,
             grid_x: g.0,
-            _pad: 0,
+            _pad0: 0,
         };
         self.ctx
             .queue

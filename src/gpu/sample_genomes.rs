@@ -101,7 +101,9 @@ impl GenomeSampler {
             member_offset: member_offset as u32,
             members: members as u32,
             grid_x: g.0,
-            _pad: [0; 3],
+            _pad0: 0,
+            _pad1: 0,
+            _pad2: 0,
         };
         self.ctx
             .queue
