@@ -1,6 +1,7 @@
 //! Full-generation mode (`episodes.wgsl`: whole episodes on the device) against the
 //! CPU evaluator, with a test task whose arithmetic is exact in both f32 and f64
 //! (quarter steps on a line), so any difference is the engine's, not the task's.
+//! The network buffers are poisoned before every kernel that writes them.
 
 use std::sync::Arc;
 
@@ -138,6 +139,16 @@ impl Task for Walker {
     }
 }
 
+/// Network options that poison the nets before each unpack, the state before each
+/// reset and the outputs before each step (the episode kernel zeroes its own results
+/// and carry by design), so a word a kernel skips changes the fitness.
+fn poisoned() -> NetOptions {
+    NetOptions {
+        poison: true,
+        ..Default::default()
+    }
+}
+
 fn factory() -> TaskFactory {
     Arc::new(|| {
         Box::new(Walker {
@@ -186,7 +197,7 @@ fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chun
     let opts = GpuOptions {
         task_wgsl: Some(WALKER_WGSL),
         max_chunk: chunk,
-        ..Default::default()
+        net: poisoned(),
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
     let dim = cpu.shape().layout().len();
@@ -316,7 +327,7 @@ fn evaluate_members_returns_slices_of_evaluate() {
         let opts = GpuOptions {
             task_wgsl,
             max_chunk: Some(4),
-            ..Default::default()
+            net: poisoned(),
         };
         let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
         let all = gpu.evaluate(&req).unwrap();
@@ -339,8 +350,11 @@ fn full_generation_cartpole_tracks_the_cpu() {
         neurons: 37,
         ..Default::default()
     };
-    let mut gpu =
-        GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", GpuOptions::default()).unwrap();
+    let opts = GpuOptions {
+        net: poisoned(),
+        ..Default::default()
+    };
+    let mut gpu = GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", opts).unwrap();
     let cpu_factory: TaskFactory = Arc::new(|| satr::tasks::make_task("cartpole").unwrap());
     let mut cpu = CpuEvaluator::new(&cfg, cpu_factory);
     let dim = cpu.shape().layout().len();
@@ -488,7 +502,7 @@ fn full_generation_long_episodes_run_to_the_time_limit() {
     let opts = GpuOptions {
         task_wgsl: Some(RING_WGSL),
         max_chunk: Some(4),
-        ..Default::default()
+        net: poisoned(),
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, ring, opts).unwrap();
     let shape = Shape::new(&cfg, 2, 2);

@@ -2,7 +2,7 @@
 //! kernels (sampling, reductions) against the CPU definitions in `distribution`.
 
 use satr::distribution::{mode_genome, reductions, sample_genome, thresholds, words_for};
-use satr::gpu::device::{read_words, storage_buffer};
+use satr::gpu::device::{poison, read_words, storage_buffer};
 use satr::gpu::plan::{
     episode_result_words, flat_header, EpisodeParams, NetOptions, NetParams, NetPlan, ReduceParams,
     SampleParams, UnpackParams, CARRY_HEAD_WORDS, CARRY_TASK_MAX, FLAT_WORKGROUP,
@@ -14,7 +14,7 @@ use satr::gpu::shaders::{
 };
 use satr::network::{Constants, NetworkConfig, Shape};
 mod common;
-use common::{context, require_gpu};
+use common::{assert_poisoned, context, require_gpu};
 
 fn lavapipe_like_limits() -> wgpu::Limits {
     wgpu::Limits {
@@ -101,7 +101,7 @@ fn assert_mirrors(source: &str, name: &str, (size, host): (usize, Vec<(&str, usi
     assert_eq!((span as usize, wgsl), (size, host), "{name}");
 }
 
-fn walker_plan() -> NetPlan {
+fn net_plan() -> NetPlan {
     NetPlan::new(
         &shapes()[0],
         &lavapipe_like_limits(),
@@ -135,7 +135,7 @@ fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> Tas
 /// Every `#[repr(C)]` host struct that a kernel mirrors.
 #[test]
 fn host_structs_match_wgsl_layouts() {
-    let plan = walker_plan();
+    let plan = net_plan();
     let net_src = compose(&plan.header(), Kernel::RsnnStep);
     assert_mirrors(
         &net_src,
@@ -323,8 +323,8 @@ fn sampled_genomes_match_cpu_bit_for_bit() {
         sampler.set_distribution(&th, &mode).unwrap();
         let words = sampler.words();
         let out = storage_buffer(&ctx.device, "test genomes", (4 * words * members) as u64);
-        ctx.queue
-            .write_buffer(&out, 0, &vec![0xA5u8; 4 * words * members]);
+        poison(&ctx.queue, &out);
+        assert_poisoned(&ctx, &out, words * members, "genomes");
         sampler
             .sample_into(&out, 42, 7, population, offset, members)
             .unwrap();
@@ -379,6 +379,7 @@ fn reductions_match_cpu() {
     let mut off = 0;
     while off < pop {
         let m = chunk.min(pop - off);
+        poison(&ctx.queue, &buf);
         sampler.sample_into(&buf, 9, 1, pop, off, m).unwrap();
         reducer.add(&buf, &u[off..off + m]).unwrap();
         off += m;

@@ -8,7 +8,7 @@ pub use readback::MemberState;
 
 use super::context::GpuContext;
 use super::device::{
-    bind_group, create_pipeline, dispatch, read_with, staging_buffer, storage_buffer,
+    bind_group, create_pipeline, dispatch, poison, read_with, staging_buffer, storage_buffer,
     uniform_buffer,
 };
 use super::plan::{grid, NetOptions, NetParams, NetPlan, UnpackParams, FLAT_WORKGROUP};
@@ -190,6 +190,21 @@ impl GpuNetwork {
         &self.genomes
     }
 
+    /// The state (member-major `STATE_WORDS` words), for tests that check the poison.
+    pub fn state_buffer(&self) -> &wgpu::Buffer {
+        &self.state
+    }
+
+    /// The outputs (member-major `A_OUT` f32), for tests that check the poison.
+    pub fn output_buffer(&self) -> &wgpu::Buffer {
+        &self.outputs
+    }
+
+    /// The spike trace (member-major `K_SUB * ZW` words), for tests that check the poison.
+    pub fn trace_buffer(&self) -> &wgpu::Buffer {
+        &self.trace
+    }
+
     fn check(&self, members: usize) -> Result<(), EngineError> {
         if members > self.capacity {
             return Err(EngineError::Gpu(format!(
@@ -224,9 +239,20 @@ impl GpuNetwork {
         Ok(())
     }
 
+    /// Writes [`super::device::POISON`] over the packed nets, the state, the outputs and
+    /// the trace, so that a test sees any word the next kernels leave unwritten.
+    pub fn poison(&self) {
+        for b in [&self.nets, &self.state, &self.outputs, &self.trace] {
+            poison(&self.ctx.queue, b);
+        }
+    }
+
     /// Repacks the first `members` genomes into the network layouts.
     pub fn unpack(&self, members: usize) -> Result<(), EngineError> {
         self.check(members)?;
+        if self.opts.poison {
+            poison(&self.ctx.queue, &self.nets);
+        }
         let groups = (members * self.plan.net_words as usize).div_ceil(FLAT_WORKGROUP as usize);
         let g = grid(groups, self.ctx.limits.max_compute_workgroups_per_dimension)?;
         let p = UnpackParams {
@@ -284,6 +310,9 @@ impl GpuNetwork {
                 ..bytemuck::Zeroable::zeroed()
             },
         );
+        if self.opts.poison {
+            poison(&self.ctx.queue, &self.state);
+        }
         dispatch(
             (&self.ctx.device, &self.ctx.queue),
             "satr reset_state",
@@ -349,6 +378,12 @@ impl GpuNetwork {
                 ..bytemuck::Zeroable::zeroed()
             },
         );
+        if self.opts.poison {
+            poison(&self.ctx.queue, &self.outputs);
+            if trace {
+                poison(&self.ctx.queue, &self.trace);
+            }
+        }
         dispatch(
             (&self.ctx.device, &self.ctx.queue),
             "satr rsnn_step",

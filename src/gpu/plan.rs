@@ -212,6 +212,10 @@ pub struct NetOptions {
     pub workgroup_size: Option<u32>,
     /// Force the recurrent columns on (`true`) or off (`false`) chip.
     pub columns_in_workgroup: Option<bool>,
+    /// Tests: before each dispatch, write [`super::device::POISON`] over the buffers
+    /// it writes (nets, state, outputs, trace), so a word a kernel leaves unwritten
+    /// shows as a mismatch instead of passing as a stale or zero value.
+    pub poison: bool,
 }
 
 impl NetPlan {
