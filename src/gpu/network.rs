@@ -1,6 +1,6 @@
 //! The driver of the network kernels (`unpack_net.wgsl`, `reset_state.wgsl`,
 //! `rsnn_step.wgsl`): one population's nets and state on the device. The debug
-//! read-backs the comparison tests use are in [`readback`].
+//! read-backs the comparison tests use ([`MemberState`]) are in `network/readback.rs`.
 
 mod readback;
 
