@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use satr::distribution::{mode_genome, thresholds};
-use satr::gpu::kernels::{storage_buffer, wait_idle, GenomeSampler};
+use satr::gpu::device::{storage_buffer, wait_idle};
+use satr::gpu::sample_genomes::GenomeSampler;
 use satr::gpu::{bench_network, GpuContext};
 use satr::network::{NetworkConfig, Shape};
 

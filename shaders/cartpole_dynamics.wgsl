@@ -23,7 +23,7 @@ fn cartpole_uniform_in(low: f32, high: f32, u: f32) -> f32 {
     return low + (high - low) * u;
 }
 
-fn cartpole_reset_state(u: array<f32, 8>) -> TaskState {
+fn cartpole_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     // One draw per variable, in state order.
     st.s[0] = cartpole_uniform_in(-CARTPOLE_RESET_BOUND, CARTPOLE_RESET_BOUND, u[0]);

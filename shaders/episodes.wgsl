@@ -1,7 +1,7 @@
 // Full-generation mode: every episode of a member on the device, the task stepped
-// in WGSL too (a task file `task_<name>.wgsl` is composed in before this one: it
-// defines TASK_*, TaskState, task_reset, task_observe, task_step). One workgroup per
-// member; invocation 0 runs the task, all invocations run the network
+// in WGSL too (a task is composed in before this one: task_interface.wgsl and a
+// `task_<name>.wgsl` defining TASK_*, task_reset, task_observe, task_step). One
+// workgroup per member; invocation 0 runs the task, all invocations run the network
 // (rsnn_core.wgsl); the state stays in the workgroup within a dispatch.
 //
 // The protocol is cpu::run_member's: per episode, reset the network from the
@@ -40,15 +40,13 @@ struct EpisodeParams {
 @group(0) @binding(4) var<storage, read_write> results: array<u32>;
 // Per member CARRY_WORDS words, zero before the first dispatch: episode index,
 // step within the episode, 1 while an episode is open, its return so far (f32), the
-// TaskState (steps, flags, s[TASK_STATE_DIM], room for CARRY_TASK_MAX values), then
-// v[N], syn[N], rate[N] (f32) and the current spike words [ZW].
+// TaskState (steps, flags, then s[TASK_STATE_DIM] from CARRY_TASK_S, room for
+// CARRY_TASK_MAX values), then from CARRY_NEURONS v[N], syn[N], rate[N] (f32) and the
+// current spike words [ZW].
 @group(0) @binding(5) var<storage, read_write> carry: array<u32>;
 
-const RES_WORDS: u32 = 4u + 2u * D_OBS;
-// Mirrors `satr::gpu::episodes::carry_words`.
-const CARRY_TASK_MAX: u32 = 16u;
-const CARRY_NEURONS: u32 = 6u + CARRY_TASK_MAX;
-const CARRY_WORDS: u32 = CARRY_NEURONS + 3u * N + ZW;
+// RES_WORDS and the carry layout (CARRY_TASK_S, CARRY_TASK_MAX, CARRY_NEURONS,
+// CARRY_WORDS) come from the header (`satr::gpu::plan::NetPlan::episode_header`).
 
 const_assert TASK_OBS_DIM == D_OBS;
 const_assert TASK_ACT_DIM == A_OUT;
@@ -100,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         task.steps = carry[cb + 4u];
         task.flags = carry[cb + 5u];
         for (var i = 0u; i < TASK_STATE_DIM; i++) {
-            task.s[i] = bitcast<f32>(carry[cb + 6u + i]);
+            task.s[i] = bitcast<f32>(carry[cb + CARRY_TASK_S + i]);
         }
         total = bitcast<f32>(results[base]);
         steps = results[base + 1u];
@@ -154,7 +152,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 ret = 0.0;
                 let rstream = stream_word(STREAM_RESET, e);
                 let b0 = philox4x32_10(vec4<u32>(0u, member, params.generation, rstream), key);
-                var u: array<f32, 8>;
+                var u: array<f32, TASK_RESET_LEN>;
                 for (var i = 0u; i < 4u; i++) {
                     u[i] = reset_uniform(b0[i]);
                 }
@@ -219,7 +217,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         carry[cb + 4u] = task.steps;
         carry[cb + 5u] = task.flags;
         for (var i = 0u; i < TASK_STATE_DIM; i++) {
-            carry[cb + 6u + i] = bitcast<u32>(task.s[i]);
+            carry[cb + CARRY_TASK_S + i] = bitcast<u32>(task.s[i]);
         }
         results[base] = bitcast<u32>(total);
         results[base + 1u] = steps;

@@ -1,8 +1,8 @@
 // Acrobot-v1 (Gymnasium 1.x book dynamics, torque noise 0), in f32: the WGSL port of
 // src/tasks/acrobot.rs.
 //
-// Task interface (see src/gpu/tasks.rs): TASK_* constants, TaskState, TaskStep,
-// task_reset, task_observe, task_step. Private helpers are prefixed `acrobot_`.
+// The task interface (TaskState, TaskStep) is in task_interface.wgsl; this file
+// defines TASK_*, task_reset, task_observe, task_step, and helpers prefixed `acrobot_`.
 
 const TASK_STATE_DIM: u32 = 4u;
 const TASK_OBS_DIM: u32 = 6u;
@@ -12,18 +12,7 @@ const TASK_MAX_STEPS: u32 = 500u;
 // Uniforms task_reset reads from its `u` argument (u[0..4]).
 const TASK_RESET_UNIFORMS: u32 = 4u;
 
-// s = [theta1, theta2, dtheta1, dtheta2]; steps = TimeLimit counter; flags unused (0).
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
+// TaskState.s = [theta1, theta2, dtheta1, dtheta2]; flags unused (0).
 
 const ACROBOT_PI: f32 = 3.141592653589793;
 const ACROBOT_DT: f32 = 0.2;
@@ -89,7 +78,7 @@ fn acrobot_rk4(s: vec4<f32>, torque: f32) -> vec4<f32> {
 // may assume finite floats, so both loops are also bounded by a round count: after the
 // reduction at most 65 rounds are ever needed (a step changes an angle by at most
 // DT * 9 pi, under one turn); a NaN or inf input leaves the loops and stays non-finite.
-fn acrobot_wrap(x_in: f32) -> f32 {
+fn acrobot_wrap_angle(x_in: f32) -> f32 {
     let m = -ACROBOT_PI;
     let big_m = ACROBOT_PI;
     let diff = big_m - m;
@@ -107,7 +96,7 @@ fn acrobot_wrap(x_in: f32) -> f32 {
     return x;
 }
 
-fn task_reset(u: array<f32, 8>) -> TaskState {
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     // uniform(-0.1, 0.1, size=4), in state order (the CPU rounds each draw to f32 too).
     for (var i = 0u; i < 4u; i = i + 1u) {
@@ -139,8 +128,8 @@ fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> Tas
     let torque = f32(best) - 1.0;
     let s = vec4<f32>((*st).s[0], (*st).s[1], (*st).s[2], (*st).s[3]);
     let ns = acrobot_rk4(s, torque);
-    let theta1 = acrobot_wrap(ns.x);
-    let theta2 = acrobot_wrap(ns.y);
+    let theta1 = acrobot_wrap_angle(ns.x);
+    let theta2 = acrobot_wrap_angle(ns.y);
     (*st).s[0] = theta1;
     (*st).s[1] = theta2;
     (*st).s[2] = clamp(ns.z, -ACROBOT_MAX_VEL_1, ACROBOT_MAX_VEL_1);

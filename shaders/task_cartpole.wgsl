@@ -1,7 +1,7 @@
 // CartPole-v1 (Gymnasium 1.x), in f32: the WGSL port of src/tasks/cartpole.rs.
 //
-// Task interface (see src/gpu/tasks.rs): TASK_* constants, TaskState, TaskStep,
-// task_reset, task_observe, task_step. Private helpers are prefixed `cartpole_`.
+// The task interface (TaskState, TaskStep) is in task_interface.wgsl; this file
+// defines TASK_*, task_reset, task_observe, task_step, and helpers prefixed `cartpole_`.
 
 const TASK_STATE_DIM: u32 = 4u;
 const TASK_OBS_DIM: u32 = 4u;
@@ -11,25 +11,14 @@ const TASK_MAX_STEPS: u32 = 500u;
 // Uniforms task_reset reads from its `u` argument (u[0..4]).
 const TASK_RESET_UNIFORMS: u32 = 4u;
 
-// s = [x, x_dot, theta, theta_dot]; steps = TimeLimit counter; flags bit 0 =
-// Gymnasium's `steps_beyond_terminated is not None` (a terminal step happened).
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
+// TaskState.s = [x, x_dot, theta, theta_dot]; flags bit 0 = Gymnasium's
+// `steps_beyond_terminated is not None` (a terminal step happened).
 
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
-
-// The dynamics (CARTPOLE_* constants, cartpole_reset_state, cartpole_step) are in
+// The dynamics (CARTPOLE_* constants, cartpole_reset, cartpole_step) are in
 // cartpole_dynamics.wgsl, appended by `gpu::tasks::task_wgsl`.
 
-fn task_reset(u: array<f32, 8>) -> TaskState {
-    return cartpole_reset_state(u);
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
+    return cartpole_reset(u);
 }
 
 fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {

@@ -1,8 +1,8 @@
 // MountainCarContinuous-v0 (Gymnasium 1.x, goal velocity 0), in f32: the WGSL port of
 // src/tasks/mountain_car.rs.
 //
-// Task interface (see src/gpu/tasks.rs): TASK_* constants, TaskState, TaskStep,
-// task_reset, task_observe, task_step. Private helpers are prefixed `mountaincar_`.
+// The task interface (TaskState, TaskStep) is in task_interface.wgsl; this file
+// defines TASK_*, task_reset, task_observe, task_step, and helpers prefixed `mountaincar_`.
 
 const TASK_STATE_DIM: u32 = 2u;
 const TASK_OBS_DIM: u32 = 2u;
@@ -12,18 +12,7 @@ const TASK_MAX_STEPS: u32 = 999u;
 // Uniforms task_reset reads from its `u` argument (u[0] only).
 const TASK_RESET_UNIFORMS: u32 = 1u;
 
-// s = [position, velocity]; steps = TimeLimit counter; flags unused (0).
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
+// TaskState.s = [position, velocity]; flags unused (0).
 
 const MOUNTAINCAR_MIN_ACTION: f32 = -1.0;
 const MOUNTAINCAR_MAX_ACTION: f32 = 1.0;
@@ -39,7 +28,7 @@ const MOUNTAINCAR_ACTION_COST: f32 = 0.1;
 const MOUNTAINCAR_RESET_LOW: f32 = -0.6;
 const MOUNTAINCAR_RESET_HIGH: f32 = -0.4;
 
-fn task_reset(u: array<f32, 8>) -> TaskState {
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     st.s[0] = MOUNTAINCAR_RESET_LOW + (MOUNTAINCAR_RESET_HIGH - MOUNTAINCAR_RESET_LOW) * u[0];
     st.s[1] = 0.0;

@@ -1,7 +1,7 @@
 // Pendulum-v1 (Gymnasium 1.x, g = 10), in f32: the WGSL port of src/tasks/pendulum.rs.
 //
-// Task interface (see src/gpu/tasks.rs): TASK_* constants, TaskState, TaskStep,
-// task_reset, task_observe, task_step. Private helpers are prefixed `pendulum_`.
+// The task interface (TaskState, TaskStep) is in task_interface.wgsl; this file
+// defines TASK_*, task_reset, task_observe, task_step, and helpers prefixed `pendulum_`.
 
 const TASK_STATE_DIM: u32 = 2u;
 const TASK_OBS_DIM: u32 = 3u;
@@ -11,18 +11,7 @@ const TASK_MAX_STEPS: u32 = 200u;
 // Uniforms task_reset reads from its `u` argument (u[0..2]).
 const TASK_RESET_UNIFORMS: u32 = 2u;
 
-// s = [theta, thetadot] (theta is not wrapped); steps = TimeLimit counter; flags unused (0).
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
+// TaskState.s = [theta, thetadot] (theta is not wrapped); flags unused (0).
 
 const PENDULUM_PI: f32 = 3.141592653589793;
 const PENDULUM_G: f32 = 10.0;
@@ -48,7 +37,7 @@ fn pendulum_angle_normalize(x: f32) -> f32 {
     return (x - k * PENDULUM_TWO_PI_HI) - k * PENDULUM_TWO_PI_LO;
 }
 
-fn task_reset(u: array<f32, 8>) -> TaskState {
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     st.s[0] = -PENDULUM_PI + (PENDULUM_PI - -PENDULUM_PI) * u[0];
     st.s[1] = -PENDULUM_RESET_THETADOT + (PENDULUM_RESET_THETADOT - -PENDULUM_RESET_THETADOT) * u[1];

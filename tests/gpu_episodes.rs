@@ -1,6 +1,7 @@
 //! Full-generation mode (`episodes.wgsl`: whole episodes on the device) against the
 //! CPU evaluator, with a test task whose arithmetic is exact in both f32 and f64
 //! (quarter steps on a line), so any difference is the engine's, not the task's.
+//! The network buffers are poisoned before every kernel that writes them.
 
 use std::sync::Arc;
 
@@ -18,28 +19,18 @@ use satr::gpu::{GpuEvaluator, GpuOptions};
 use satr::network::{NetworkConfig, Shape};
 use satr::tasks::{Action, ActionSpace, Step, Task, TaskError};
 
-/// The test task in WGSL, written to the task interface of `src/gpu/tasks.rs`.
-const WALKER_WGSL: &str = r#"
+/// What the test tasks share, written to the task interface of `src/gpu/tasks.rs`:
+/// a walker on a line in quarter steps (exact in f32 and f64), pushed left or right.
+macro_rules! walker_common {
+    () => {
+        r#"
 const TASK_STATE_DIM: u32 = 2u;
 const TASK_OBS_DIM: u32 = 2u;
 const TASK_ACT_DIM: u32 = 2u;
 const TASK_DISCRETE: bool = true;
-const TASK_MAX_STEPS: u32 = 100u;
 const TASK_RESET_UNIFORMS: u32 = 2u;
 
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
-
-fn task_reset(u: array<f32, 8>) -> TaskState {
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     st.s[0] = floor(u[0] * 8.0) * 0.25 - 1.0;
     st.s[1] = floor(u[1] * 4.0) * 0.25 - 0.5;
@@ -52,20 +43,40 @@ fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {
     return array<f32, TASK_OBS_DIM>(st.s[0], st.s[1]);
 }
 
-fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
+// The velocity after the push the outputs choose.
+fn walker_velocity(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> f32 {
     let right = out[1] > out[0];
-    let vel = clamp((*st).s[1] + select(-0.25, 0.25, right), -1.0, 1.0);
-    let pos = (*st).s[0] + vel;
+    return clamp((*st).s[1] + select(-0.25, 0.25, right), -1.0, 1.0);
+}
+
+// Moves to `pos` at `vel` and counts the step.
+fn walker_move(st: ptr<function, TaskState>, pos: f32, vel: f32) {
     (*st).s[0] = pos;
     (*st).s[1] = vel;
     (*st).steps += 1u;
+}
+"#
+    };
+}
+
+/// The walker: ends when it leaves [-3, 3].
+const WALKER_WGSL: &str = concat!(
+    walker_common!(),
+    r#"
+const TASK_MAX_STEPS: u32 = 100u;
+
+fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
+    let vel = walker_velocity(st, out);
+    let pos = (*st).s[0] + vel;
+    walker_move(st, pos, vel);
     var r: TaskStep;
     r.reward = 1.0 - 0.125 * abs(pos);
     r.terminated = abs(pos) > 3.0;
     r.truncated = (*st).steps >= TASK_MAX_STEPS;
     return r;
 }
-"#;
+"#
+);
 
 /// The same task on the CPU, in f64.
 struct Walker {
@@ -128,6 +139,16 @@ impl Task for Walker {
     }
 }
 
+/// Network options that poison the nets before each unpack, the state before each
+/// reset and the outputs before each step (the episode kernel zeroes its own results
+/// and carry by design), so a word a kernel skips changes the fitness.
+fn poisoned() -> NetOptions {
+    NetOptions {
+        poison: true,
+        ..Default::default()
+    }
+}
+
 fn factory() -> TaskFactory {
     Arc::new(|| {
         Box::new(Walker {
@@ -151,11 +172,19 @@ fn episode_kernel_validates_with_a_task() {
         ..wgpu::Limits::default()
     };
     let plan = NetPlan::new(&shape, &limits, &NetOptions::default()).unwrap();
-    validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").unwrap();
+    validate(
+        &compose_episodes(&plan.episode_header(), WALKER_WGSL),
+        "episodes",
+    )
+    .unwrap();
     // A task whose dimensions disagree with the network is rejected by const_assert.
     let wrong = Shape::new(&cfg, 3, 2);
     let plan = NetPlan::new(&wrong, &limits, &NetOptions::default()).unwrap();
-    assert!(validate(&compose_episodes(&plan.header(), WALKER_WGSL), "episodes").is_err());
+    assert!(validate(
+        &compose_episodes(&plan.episode_header(), WALKER_WGSL),
+        "episodes"
+    )
+    .is_err());
 }
 
 fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chunk: Option<usize>) {
@@ -168,7 +197,7 @@ fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chun
     let opts = GpuOptions {
         task_wgsl: Some(WALKER_WGSL),
         max_chunk: chunk,
-        ..Default::default()
+        net: poisoned(),
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
     let dim = cpu.shape().layout().len();
@@ -298,7 +327,7 @@ fn evaluate_members_returns_slices_of_evaluate() {
         let opts = GpuOptions {
             task_wgsl,
             max_chunk: Some(4),
-            ..Default::default()
+            net: poisoned(),
         };
         let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
         let all = gpu.evaluate(&req).unwrap();
@@ -321,8 +350,11 @@ fn full_generation_cartpole_tracks_the_cpu() {
         neurons: 37,
         ..Default::default()
     };
-    let mut gpu =
-        GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", GpuOptions::default()).unwrap();
+    let opts = GpuOptions {
+        net: poisoned(),
+        ..Default::default()
+    };
+    let mut gpu = GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", opts).unwrap();
     let cpu_factory: TaskFactory = Arc::new(|| satr::tasks::make_task("cartpole").unwrap());
     let mut cpu = CpuEvaluator::new(&cfg, cpu_factory);
     let dim = cpu.shape().layout().len();
@@ -370,42 +402,13 @@ fn full_generation_cartpole_tracks_the_cpu() {
 
 /// A walker on a ring of circumference 4 that never terminates (quarter steps again,
 /// exact in f32 and f64), so every episode runs to its time limit.
-const RING_WGSL: &str = r#"
-const TASK_STATE_DIM: u32 = 2u;
-const TASK_OBS_DIM: u32 = 2u;
-const TASK_ACT_DIM: u32 = 2u;
-const TASK_DISCRETE: bool = true;
+const RING_WGSL: &str = concat!(
+    walker_common!(),
+    r#"
 const TASK_MAX_STEPS: u32 = 1000u;
-const TASK_RESET_UNIFORMS: u32 = 2u;
-
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
-
-fn task_reset(u: array<f32, 8>) -> TaskState {
-    var st: TaskState;
-    st.s[0] = floor(u[0] * 8.0) * 0.25 - 1.0;
-    st.s[1] = floor(u[1] * 4.0) * 0.25 - 0.5;
-    st.steps = 0u;
-    st.flags = 0u;
-    return st;
-}
-
-fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {
-    return array<f32, TASK_OBS_DIM>(st.s[0], st.s[1]);
-}
 
 fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
-    let right = out[1] > out[0];
-    let vel = clamp((*st).s[1] + select(-0.25, 0.25, right), -1.0, 1.0);
+    let vel = walker_velocity(st, out);
     var pos = (*st).s[0] + vel;
     if (pos >= 2.0) {
         pos -= 4.0;
@@ -413,16 +416,15 @@ fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> Tas
     if (pos < -2.0) {
         pos += 4.0;
     }
-    (*st).s[0] = pos;
-    (*st).s[1] = vel;
-    (*st).steps += 1u;
+    walker_move(st, pos, vel);
     var r: TaskStep;
     r.reward = 1.0 - 0.125 * abs(pos);
     r.terminated = false;
     r.truncated = (*st).steps >= TASK_MAX_STEPS;
     return r;
 }
-"#;
+"#
+);
 
 /// The ring on the CPU, in f64.
 struct Ring(Walker);
@@ -500,7 +502,7 @@ fn full_generation_long_episodes_run_to_the_time_limit() {
     let opts = GpuOptions {
         task_wgsl: Some(RING_WGSL),
         max_chunk: Some(4),
-        ..Default::default()
+        net: poisoned(),
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, ring, opts).unwrap();
     let shape = Shape::new(&cfg, 2, 2);

@@ -9,6 +9,7 @@ use satr::distribution::thresholds;
 use satr::evaluation::{
     EngineError, GenerationRequest, Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
 };
+use satr::gpu::plan::NetOptions;
 use satr::gpu::{GpuEvaluator, GpuOptions};
 use satr::network::{NetworkConfig, Shape};
 use satr::tasks::make_task;
@@ -50,8 +51,14 @@ fn compare(
         ..Default::default()
     };
     let mut cpu = CpuEvaluator::new(&cfg, factory(task));
+    // Poisoned nets, state and outputs before every kernel that writes them: a word a
+    // kernel skips changes the fitness.
     let opts = GpuOptions {
         max_chunk: chunk,
+        net: NetOptions {
+            poison: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(task), opts).unwrap();

@@ -1,15 +1,20 @@
-//! Shader validation, host/WGSL struct layouts, and the flat kernels (sampling,
-//! reductions) against the CPU definitions in `distribution`.
+//! Shader validation, host/WGSL struct layouts and mirrored constants, and the flat
+//! kernels (sampling, reductions) against the CPU definitions in `distribution`.
 
 use satr::distribution::{mode_genome, reductions, sample_genome, thresholds, words_for};
-use satr::gpu::kernels::{read_words, storage_buffer, GenomeSampler, Reducer};
+use satr::gpu::device::{poison, read_words, storage_buffer};
 use satr::gpu::plan::{
-    flat_header, NetOptions, NetParams, NetPlan, ReduceParams, SampleParams, UnpackParams,
+    episode_result_words, flat_header, EpisodeParams, NetOptions, NetParams, NetPlan, ReduceParams,
+    SampleParams, UnpackParams, CARRY_HEAD_WORDS, CARRY_TASK_MAX, FLAT_WORKGROUP,
 };
-use satr::gpu::shaders::{compose, validate, Kernel};
+use satr::gpu::reductions::Reducer;
+use satr::gpu::sample_genomes::GenomeSampler;
+use satr::gpu::shaders::{
+    compose, compose_episodes, constant_u32, struct_layout, validate, Kernel,
+};
 use satr::network::{Constants, NetworkConfig, Shape};
 mod common;
-use common::{context, require_gpu};
+use common::{assert_poisoned, context, require_gpu};
 
 fn lavapipe_like_limits() -> wgpu::Limits {
     wgpu::Limits {
@@ -51,6 +56,7 @@ fn every_kernel_parses_and_validates_with_naga() {
                         let opts = NetOptions {
                             workgroup_size: wg,
                             columns_in_workgroup: Some(cols),
+                            ..Default::default()
                         };
                         let plan = NetPlan::new(&shape, &lavapipe_like_limits(), &opts).unwrap();
                         let src = compose(&plan.header(), kernel);
@@ -72,97 +78,200 @@ fn a_broken_shader_is_reported_not_panicked() {
     assert!(e.contains("broken.wgsl"), "{e}");
 }
 
-/// Size and member offsets of a WGSL struct as naga lays it out.
-fn wgsl_layout(src: &str, name: &str) -> (u32, Vec<(String, u32)>) {
-    let module = naga::front::wgsl::parse_str(src).unwrap();
-    for (_, ty) in module.types.iter() {
-        if ty.name.as_deref() == Some(name) {
-            if let naga::TypeInner::Struct { members, span } = &ty.inner {
-                return (
-                    *span,
-                    members
-                        .iter()
-                        .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
-                        .collect(),
-                );
-            }
-        }
-    }
-    panic!("struct {name} not found");
+/// `(member, byte offset)` of a `#[repr(C)]` host struct, in declaration order.
+macro_rules! host_layout {
+    ($ty:ty { $($field:ident),* $(,)? }) => {
+        (
+            std::mem::size_of::<$ty>(),
+            vec![$((stringify!($field), std::mem::offset_of!($ty, $field))),*],
+        )
+    };
 }
 
-#[test]
-fn host_structs_match_wgsl_layouts() {
-    use std::mem::{offset_of, size_of};
-    let plan = NetPlan::new(
+/// Holds a host mirror to the WGSL struct `name` of `source`: the same size and the
+/// same members (by name) at the same offsets, in the same order.
+fn assert_mirrors(source: &str, name: &str, (size, host): (usize, Vec<(&str, usize)>)) {
+    let module = validate(source, name).unwrap_or_else(|e| panic!("{e}"));
+    let (span, members) =
+        struct_layout(&module, name).unwrap_or_else(|| panic!("struct {name} not found"));
+    let wgsl: Vec<(&str, usize)> = members
+        .iter()
+        .map(|(n, o)| (n.as_str(), *o as usize))
+        .collect();
+    assert_eq!((span as usize, wgsl), (size, host), "{name}");
+}
+
+fn net_plan() -> NetPlan {
+    NetPlan::new(
         &shapes()[0],
         &lavapipe_like_limits(),
         &NetOptions::default(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A minimal task for composing `episodes.wgsl` (obs and act dims of `shapes()[0]`).
+const TASK_STUB: &str = "
+const TASK_STATE_DIM: u32 = 3u;
+const TASK_OBS_DIM: u32 = 4u;
+const TASK_ACT_DIM: u32 = 2u;
+const TASK_DISCRETE: bool = true;
+const TASK_MAX_STEPS: u32 = 10u;
+const TASK_RESET_UNIFORMS: u32 = 1u;
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
+    var st: TaskState;
+    st.s[0] = u[0];
+    return st;
+}
+fn task_observe(st: TaskState) -> array<f32, TASK_OBS_DIM> {
+    return array<f32, TASK_OBS_DIM>(st.s[0], st.s[1], st.s[2], 0.0);
+}
+fn task_step(st: ptr<function, TaskState>, out: array<f32, TASK_ACT_DIM>) -> TaskStep {
+    (*st).steps += 1u;
+    return TaskStep(out[0], false, (*st).steps >= TASK_MAX_STEPS);
+}
+";
+
+/// Every `#[repr(C)]` host struct that a kernel mirrors.
+#[test]
+fn host_structs_match_wgsl_layouts() {
+    let plan = net_plan();
     let net_src = compose(&plan.header(), Kernel::RsnnStep);
-
-    let (size, m) = wgsl_layout(&net_src, "Constants");
-    assert_eq!(size as usize, size_of::<Constants>());
-    let host = [
-        ("r_in", offset_of!(Constants, r_in)),
-        ("r_h", offset_of!(Constants, r_h)),
-        ("r_out", offset_of!(Constants, r_out)),
-        ("alpha_syn", offset_of!(Constants, alpha_syn)),
-        ("alpha_v", offset_of!(Constants, alpha_v)),
-        ("alpha_out", offset_of!(Constants, alpha_out)),
-        ("v_reset", offset_of!(Constants, v_reset)),
-        ("v_threshold", offset_of!(Constants, v_threshold)),
-        ("spike_rate", offset_of!(Constants, spike_rate)),
-        ("v_span", offset_of!(Constants, v_span)),
-        ("_pad0", offset_of!(Constants, _pad0)),
-        ("_pad1", offset_of!(Constants, _pad1)),
-    ];
-    assert_eq!(m.len(), host.len());
-    for ((wname, woff), (hname, hoff)) in m.iter().zip(host) {
-        assert_eq!((wname.as_str(), *woff as usize), (hname, hoff));
-    }
-
-    let (size, m) = wgsl_layout(&net_src, "NetParams");
-    assert_eq!(size as usize, size_of::<NetParams>());
-    let host = [
-        offset_of!(NetParams, c),
-        offset_of!(NetParams, members),
-        offset_of!(NetParams, member_offset),
-        offset_of!(NetParams, grid_x),
-        offset_of!(NetParams, flags),
-        offset_of!(NetParams, seed_lo),
-        offset_of!(NetParams, seed_hi),
-        offset_of!(NetParams, generation),
-        offset_of!(NetParams, episode),
-    ];
-    assert_eq!(m.iter().map(|x| x.1 as usize).collect::<Vec<_>>(), host);
-
-    let (size, m) = wgsl_layout(
+    assert_mirrors(
+        &net_src,
+        "Constants",
+        host_layout!(Constants {
+            r_in,
+            r_h,
+            r_out,
+            alpha_syn,
+            alpha_v,
+            alpha_out,
+            v_reset,
+            v_threshold,
+            spike_rate,
+            v_span,
+            _pad0,
+            _pad1,
+        }),
+    );
+    let net_params = || {
+        host_layout!(NetParams {
+            c,
+            members,
+            member_offset,
+            grid_x,
+            flags,
+            seed_lo,
+            seed_hi,
+            generation,
+            episode,
+        })
+    };
+    assert_mirrors(&net_src, "NetParams", net_params());
+    assert_mirrors(
         &compose(&flat_header(), Kernel::SampleGenomes),
         "SampleParams",
+        host_layout!(SampleParams {
+            seed_lo,
+            seed_hi,
+            generation,
+            dim,
+            words,
+            population,
+            member_offset,
+            members,
+            grid_x,
+            _pad0,
+            _pad1,
+            _pad2,
+        }),
     );
-    assert_eq!(size as usize, size_of::<SampleParams>());
-    assert_eq!(
-        m[8],
-        (
-            "grid_x".to_string(),
-            offset_of!(SampleParams, grid_x) as u32
-        )
+    assert_mirrors(
+        &compose(&plan.header(), Kernel::UnpackNet),
+        "UnpackParams",
+        host_layout!(UnpackParams {
+            members,
+            genome_words,
+            grid_x,
+            _pad0
+        }),
     );
-    assert_eq!(
-        m[5],
-        (
-            "population".to_string(),
-            offset_of!(SampleParams, population) as u32
-        )
+    assert_mirrors(
+        &compose(&flat_header(), Kernel::Reductions),
+        "ReduceParams",
+        host_layout!(ReduceParams {
+            dim,
+            words,
+            members,
+            grid_x
+        }),
     );
-    let (size, m) = wgsl_layout(&compose(&plan.header(), Kernel::UnpackNet), "UnpackParams");
-    assert_eq!(size as usize, size_of::<UnpackParams>());
-    assert_eq!(m[2].1 as usize, offset_of!(UnpackParams, grid_x));
-    let (size, m) = wgsl_layout(&compose(&flat_header(), Kernel::Reductions), "ReduceParams");
-    assert_eq!(size as usize, size_of::<ReduceParams>());
-    assert_eq!(m[3].1 as usize, offset_of!(ReduceParams, grid_x));
+    let episodes = compose_episodes(&plan.episode_header(), TASK_STUB);
+    assert_mirrors(
+        &episodes,
+        "EpisodeParams",
+        host_layout!(EpisodeParams {
+            episodes,
+            max_steps,
+            clip,
+            units
+        }),
+    );
+    assert_mirrors(&episodes, "NetParams", net_params());
+}
+
+/// Constants the host and the kernels share: generated into the headers (checked here
+/// to be the ones the kernels see) or written on both sides (checked to agree).
+#[test]
+fn mirrored_constants_agree() {
+    for shape in shapes() {
+        for cols in [true, false] {
+            let opts = NetOptions {
+                columns_in_workgroup: Some(cols),
+                ..Default::default()
+            };
+            let plan = NetPlan::new(&shape, &lavapipe_like_limits(), &opts).unwrap();
+            let stub = TASK_STUB
+                .replace(
+                    "TASK_OBS_DIM: u32 = 4u",
+                    &format!("TASK_OBS_DIM: u32 = {}u", shape.obs_dim),
+                )
+                .replace(
+                    "TASK_ACT_DIM: u32 = 2u",
+                    &format!("TASK_ACT_DIM: u32 = {}u", shape.act_dim),
+                )
+                .replace(
+                    "array<f32, TASK_OBS_DIM>(st.s[0], st.s[1], st.s[2], 0.0)",
+                    "array<f32, TASK_OBS_DIM>()",
+                );
+            let src = compose_episodes(&plan.episode_header(), &stub);
+            let m = validate(&src, "episodes.wgsl").unwrap_or_else(|e| panic!("{shape:?}: {e}"));
+            let c = |name: &str| constant_u32(&m, name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(c("RES_WORDS") as usize, episode_result_words(shape.obs_dim));
+            assert_eq!(c("CARRY_WORDS"), plan.carry_words());
+            assert_eq!(c("CARRY_TASK_S"), CARRY_HEAD_WORDS);
+            assert_eq!(c("CARRY_TASK_MAX"), CARRY_TASK_MAX);
+            assert_eq!(c("CARRY_NEURONS"), CARRY_HEAD_WORDS + CARRY_TASK_MAX);
+            assert_eq!(c("STATE_WORDS"), plan.state_words);
+            assert_eq!(c("NET_WORDS"), plan.net_words);
+            assert_eq!(c("WG"), plan.wg);
+            assert_eq!(
+                c("TASK_RESET_LEN") as usize,
+                satr::gpu::plan::RESET_UNIFORMS_LEN
+            );
+        }
+    }
+    let flat = validate(&compose(&flat_header(), Kernel::SampleGenomes), "flat").unwrap();
+    assert_eq!(constant_u32(&flat, "WG"), Some(FLAT_WORKGROUP));
+    // Stream tags of src/rng.rs, written out in common.wgsl.
+    for (name, host) in [
+        ("STREAM_GENOME", satr::rng::STREAM_GENOME),
+        ("STREAM_POTENTIAL", satr::rng::STREAM_POTENTIAL),
+        ("STREAM_RESET", satr::rng::STREAM_RESET),
+    ] {
+        assert_eq!(constant_u32(&flat, name), Some(host), "{name}");
+    }
 }
 
 #[test]
@@ -214,8 +323,8 @@ fn sampled_genomes_match_cpu_bit_for_bit() {
         sampler.set_distribution(&th, &mode).unwrap();
         let words = sampler.words();
         let out = storage_buffer(&ctx.device, "test genomes", (4 * words * members) as u64);
-        ctx.queue
-            .write_buffer(&out, 0, &vec![0xA5u8; 4 * words * members]);
+        poison(&ctx.queue, &out);
+        assert_poisoned(&ctx, &out, words * members, "genomes");
         sampler
             .sample_into(&out, 42, 7, population, offset, members)
             .unwrap();
@@ -270,6 +379,7 @@ fn reductions_match_cpu() {
     let mut off = 0;
     while off < pop {
         let m = chunk.min(pop - off);
+        poison(&ctx.queue, &buf);
         sampler.sample_into(&buf, 9, 1, pop, off, m).unwrap();
         reducer.add(&buf, &u[off..off + m]).unwrap();
         off += m;

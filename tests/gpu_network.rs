@@ -1,16 +1,18 @@
 //! The network kernels against the CPU bitset engine (`satr::cpu`), substep by
 //! substep: integer counts, spike trains, every f32 state variable and the outputs
-//! must be identical.
+//! must be identical, and the packed nets must hold the genome's bits where
+//! `unpack_net.wgsl` puts them. Every run is poisoned ([`NetOptions::poison`]): each
+//! buffer a kernel writes starts as all ones, so a word it skips is a mismatch.
 
 use satr::cpu::{self, NetState, PackedNet};
 use satr::distribution::{sample_genome, thresholds, words_for};
 use satr::evaluation::EngineError;
-use satr::gpu::kernels::{GpuNetwork, MemberState};
+use satr::gpu::network::{GpuNetwork, MemberState};
 use satr::gpu::plan::{NetOptions, NetPlan};
 use satr::gpu::GpuContext;
 use satr::network::{Constants, NetworkConfig, Shape};
 mod common;
-use common::context;
+use common::{assert_poisoned, context};
 
 /// xorshift: test inputs only.
 struct Rng(u64);
@@ -24,6 +26,50 @@ impl Rng {
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// The packed nets of `unpack_net.wgsl`, built on the host from the genome bits: per
+/// member `w_in [2d][NW]`, `h_exc [WE][N]`, `h_inh [WI][N]`, `w_out [A][NW]` u32 words.
+fn host_nets(shape: &Shape, plan: &NetPlan, genomes: &[u64], members: usize) -> Vec<u32> {
+    let layout = shape.layout();
+    let (n, d, a) = (shape.neurons, shape.obs_dim, shape.act_dim);
+    let (nw, we) = (plan.nw as usize, plan.we as usize);
+    let [_, h_exc, h_inh, w_out] = plan.net_offsets().map(|o| o as usize);
+    let words = words_for(layout.len());
+    let mut out = vec![0u32; members * plan.net_words as usize];
+    for m in 0..members {
+        let g = &genomes[m * words..(m + 1) * words];
+        let bit = |i: usize| (g[i / 64] >> (i % 64)) & 1 == 1;
+        let net = &mut out[m * plan.net_words as usize..][..plan.net_words as usize];
+        for j in 0..2 * d {
+            for post in 0..n {
+                if bit(layout.w_in(j, post)) {
+                    net[j * nw + post / 32] |= 1 << (post % 32);
+                }
+            }
+        }
+        for pre in 0..n {
+            for post in 0..n {
+                if bit(layout.w_h(pre, post)) {
+                    if pre < shape.n_exc {
+                        net[h_exc + (pre / 32) * n + post] |= 1 << (pre % 32);
+                    } else {
+                        let q = pre - shape.n_exc;
+                        net[h_inh + (q / 32) * n + post] |= 1 << (q % 32);
+                    }
+                }
+            }
+        }
+        for post in 0..n {
+            for k in 0..a {
+                if bit(layout.w_out(post, k)) {
+                    net[w_out + k * nw + post / 32] |= 1 << (post % 32);
+                }
+            }
+        }
+        assert_eq!(h_inh, h_exc + we * n);
+    }
+    out
 }
 
 fn bits_eq(a: &[f32], b: &[f32]) -> bool {
@@ -87,13 +133,36 @@ fn compare(
             &mut genomes[m * words..(m + 1) * words],
         );
     }
+    let opts = NetOptions {
+        poison: true,
+        ..opts
+    };
     let net = GpuNetwork::new(ctx, &shape, c, members, &opts, true).unwrap();
+    let plan = net.plan;
     let what = format!(
         "N={neurons} exc={exc_ratio} d={obs_dim} a={act_dim} P={members} wg={} cols_in_wg={}",
-        net.plan.wg, net.plan.cols_in_wg
+        plan.wg, plan.cols_in_wg
     );
+    // The poison reaches every word the comparisons below read.
+    net.poison();
+    let state_words = members * plan.state_words as usize;
+    let trace_words = members * shape.substeps * plan.zw() as usize;
+    assert_poisoned(
+        ctx,
+        net.net_buffer(),
+        members * plan.net_words as usize,
+        "nets",
+    );
+    assert_poisoned(ctx, net.state_buffer(), state_words, "state");
+    assert_poisoned(ctx, net.output_buffer(), members * act_dim, "outputs");
+    assert_poisoned(ctx, net.trace_buffer(), trace_words, "trace");
     net.upload_genomes(&genomes, members).unwrap();
     net.unpack(members).unwrap();
+    assert_eq!(
+        net.read_nets(members).unwrap(),
+        host_nets(&shape, &plan, &genomes, members),
+        "{what}: packed nets"
+    );
     let offset = 5;
     net.reset(77, 3, offset, members, 1).unwrap();
     let packed: Vec<PackedNet> = (0..members)
@@ -184,7 +253,7 @@ fn n100_thirteen_members_several_neurons_per_invocation() {
     // for 256 neurons: 4 per invocation.
     let opts = NetOptions {
         workgroup_size: Some(64),
-        columns_in_workgroup: None,
+        ..Default::default()
     };
     compare(&ctx, 100, 0.5, 3, 1, 13, 4, opts);
     compare(&ctx, 256, 0.5, 2, 2, 3, 2, opts);
@@ -200,8 +269,8 @@ fn n256_matches_cpu() {
 fn columns_read_from_global_memory_match_cpu() {
     let Some(ctx) = context() else { return };
     let opts = NetOptions {
-        workgroup_size: None,
         columns_in_workgroup: Some(false),
+        ..Default::default()
     };
     compare(&ctx, 70, 0.3, 2, 3, 5, 4, opts);
 }
@@ -238,8 +307,8 @@ fn impossible_sizes_are_refused_before_allocation() {
     };
     let shape = Shape::new(&cfg, 4, 2);
     let opts = NetOptions {
-        workgroup_size: None,
         columns_in_workgroup: Some(true),
+        ..Default::default()
     };
     match GpuNetwork::new(&ctx, &shape, Constants::new(&cfg, &shape), 1, &opts, false) {
         Err(EngineError::TooLarge(msg)) => assert!(msg.contains("workgroup"), "{msg}"),

@@ -5,10 +5,17 @@
 //! Without a GPU adapter the tests print a notice and pass, unless `SATR_REQUIRE_GPU=1`.
 #![cfg(feature = "gpu")]
 
-use std::sync::OnceLock;
+mod common;
+
+use common::context;
+use common::gpu_tasks::{
+    compose_kernel_source, HostTaskState, StepResult, TaskKernels, STEP_WORKGROUP,
+};
 
 use satr::evaluation::action_from_output;
-use satr::gpu::tasks::{HostTaskState, TaskKernels, TaskLayout, RESET_UNIFORMS_LEN};
+use satr::gpu::plan::RESET_UNIFORMS_LEN;
+use satr::gpu::shaders::{constant_u32, struct_layout, validate};
+use satr::gpu::tasks::TaskLayout;
 use satr::rng::{stream_word, unit_f32, unit_f64, StreamReader, STREAM_RESET};
 use satr::tasks::cartpole::CartPole;
 use satr::tasks::{make_task, ActionSpace, Task, TASK_NAMES};
@@ -33,35 +40,6 @@ const SENSITIVITY_PATTERNS: usize = 16;
 const COND_K: f64 = 16.0;
 /// Episodes of the mean-return test.
 const EPISODES: usize = 256;
-
-fn gpu() -> Option<&'static (wgpu::Device, wgpu::Queue)> {
-    static GPU: OnceLock<Option<(wgpu::Device, wgpu::Queue)>> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let required = std::env::var("SATR_REQUIRE_GPU").is_ok_and(|v| v == "1");
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = match pollster::block_on(
-            instance.request_adapter(&wgpu::RequestAdapterOptions::default()),
-        ) {
-            Ok(a) => a,
-            Err(e) => {
-                assert!(!required, "SATR_REQUIRE_GPU=1 but no GPU adapter: {e}");
-                eprintln!("NOTICE: no GPU adapter ({e}); skipping the GPU task tests");
-                return None;
-            }
-        };
-        let info = adapter.get_info();
-        eprintln!("gpu_tasks: adapter {} ({:?})", info.name, info.backend);
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("gpu_tasks test device"),
-            required_limits: adapter.limits(),
-            ..Default::default()
-        }))
-        .expect("request_device");
-        Some((device, queue))
-    })
-    .as_ref()
-}
 
 /// SplitMix64: test inputs only.
 struct Rng(u64);
@@ -382,9 +360,9 @@ impl ErrStats {
 
 #[test]
 fn steps_match_the_cpu_tasks() {
-    let Some((device, queue)) = gpu() else { return };
+    let Some(ctx) = context() else { return };
     for (t, name) in TASK_NAMES.iter().enumerate() {
-        let kernels = TaskKernels::new(device, name).unwrap();
+        let kernels = TaskKernels::new(&ctx, name).unwrap();
         let layout = kernels.layout();
         let space = make_task(name).unwrap().action_space();
         let mut rng = Rng(0x5EED_0000 + t as u64);
@@ -394,7 +372,7 @@ fn steps_match_the_cpu_tasks() {
         let outputs: Vec<f32> = (0..BATCH)
             .flat_map(|_| random_outputs(&layout, &mut rng))
             .collect();
-        let got = kernels.step(device, queue, &states, &outputs).unwrap();
+        let got = kernels.step(&states, &outputs).unwrap();
         assert_eq!(got.states.len(), BATCH);
         let (sscale, oscale) = (state_scales(name), obs_scales(name));
         let mut stats = ErrStats::default();
@@ -410,12 +388,12 @@ fn steps_match_the_cpu_tasks() {
             let (sens, obs_sens) = cpu_sensitivity(name, &states[i], &space, out, &post, &obs);
             let g = &got.states[i];
             let r = got.results[i];
-            let ctx = format!("{name} #{i} from {:?} out {out:?}", states[i]);
-            assert!(r.terminated <= 1 && r.truncated <= 1, "{ctx}: flags {r:?}");
-            assert_eq!(r.steps, 0, "{ctx}");
-            assert_eq!(g.steps, states[i].steps + 1, "{ctx}");
+            let case = format!("{name} #{i} from {:?} out {out:?}", states[i]);
+            assert!(r.terminated <= 1 && r.truncated <= 1, "{case}: flags {r:?}");
+            assert_eq!(r.steps, 0, "{case}");
+            assert_eq!(g.steps, states[i].steps + 1, "{case}");
             let truncated = states[i].steps as usize + 1 >= cpu.max_episode_steps();
-            assert_eq!(r.truncated == 1, truncated, "{ctx}: truncated");
+            assert_eq!(r.truncated == 1, truncated, "{case}: truncated");
             // Compare everything; an entry whose CPU post-state is too close to a
             // threshold to call in f32 is excused from all of it.
             let mut entry = ErrStats::default();
@@ -473,10 +451,13 @@ fn steps_match_the_cpu_tasks() {
             } else if threshold_margin(name, &post, &g.s) < 1.0 {
                 stats.excused += 1;
                 if stats.excused <= 2 {
-                    eprintln!("  excused (at a threshold): {ctx}: {}", failures.join("; "));
+                    eprintln!(
+                        "  excused (at a threshold): {case}: {}",
+                        failures.join("; ")
+                    );
                 }
             } else {
-                panic!("{ctx}: {}", failures.join("; "));
+                panic!("{case}: {}", failures.join("; "));
             }
         }
         eprintln!(
@@ -546,9 +527,9 @@ fn cpu_reset(name: &str, u: &[f64]) -> Box<dyn Task> {
 
 #[test]
 fn resets_match_the_cpu_tasks() {
-    let Some((device, queue)) = gpu() else { return };
+    let Some(ctx) = context() else { return };
     for name in TASK_NAMES {
-        let kernels = TaskKernels::new(device, name).unwrap();
+        let kernels = TaskKernels::new(&ctx, name).unwrap();
         let layout = kernels.layout();
         let mut cpu_u = Vec::new();
         let mut gpu_u = Vec::new();
@@ -565,7 +546,7 @@ fn resets_match_the_cpu_tasks() {
             cpu_u.push(u64s);
             gpu_u.push(u32s);
         }
-        let got = kernels.reset(device, queue, &gpu_u).unwrap();
+        let got = kernels.reset(&gpu_u).unwrap();
         let mut obs = vec![0.0; layout.obs_dim];
         let mut worst: f64 = 0.0;
         for (i, u) in cpu_u.iter().enumerate() {
@@ -658,16 +639,16 @@ fn cpu_episode(name: &str, u: &[f64], w: &[f32], layout: &TaskLayout) -> (f64, u
 
 #[test]
 fn mean_returns_match_the_cpu_tasks() {
-    let Some((device, queue)) = gpu() else { return };
+    let Some(ctx) = context() else { return };
     for name in TASK_NAMES {
-        let kernels = TaskKernels::new(device, name).unwrap();
+        let kernels = TaskKernels::new(&ctx, name).unwrap();
         let layout = kernels.layout();
         let w = policy(name);
         let starts: Vec<_> = (0..EPISODES as u32)
             .map(|m| reset_uniforms(99, m, false))
             .collect();
         let gpu_u: Vec<_> = starts.iter().map(|(_, g)| *g).collect();
-        let got = kernels.episodes(device, queue, &gpu_u, &w).unwrap();
+        let got = kernels.episodes(&gpu_u, &w).unwrap();
         let (mut cpu_sum, mut gpu_sum) = (0.0, 0.0);
         let (mut cpu_steps, mut gpu_steps) = (0usize, 0usize);
         let mut same_length = 0;
@@ -701,13 +682,8 @@ fn mean_returns_match_the_cpu_tasks() {
 
 #[test]
 fn the_adapter_backend_is_the_requested_one() {
-    let Some(_) = gpu() else { return };
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .unwrap();
-    let got = adapter.get_info().backend;
+    let Some(ctx) = context() else { return };
+    let got = ctx.adapter_info.backend;
     match std::env::var("WGPU_BACKEND") {
         Ok(want) => {
             let got = format!("{got:?}").to_lowercase();
@@ -723,22 +699,46 @@ fn the_adapter_backend_is_the_requested_one() {
 
 #[test]
 fn bad_inputs_are_rejected() {
-    let Some((device, queue)) = gpu() else { return };
-    let kernels = TaskKernels::new(device, "pendulum").unwrap();
+    let Some(ctx) = context() else { return };
+    let kernels = TaskKernels::new(&ctx, "pendulum").unwrap();
     let st = HostTaskState {
         s: vec![0.0, 0.0],
         steps: 0,
         flags: 0,
     };
-    assert!(kernels
-        .step(device, queue, std::slice::from_ref(&st), &[])
-        .is_err());
+    assert!(kernels.step(std::slice::from_ref(&st), &[]).is_err());
     let short = HostTaskState { s: vec![0.0], ..st };
-    assert!(kernels.step(device, queue, &[short], &[0.0]).is_err());
-    assert!(kernels
-        .episodes(device, queue, &[[0.5; 8]], &[1.0])
-        .is_err());
-    let empty = kernels.step(device, queue, &[], &[]).unwrap();
+    assert!(kernels.step(&[short], &[0.0]).is_err());
+    assert!(kernels.episodes(&[[0.5; 8]], &[1.0]).is_err());
+    let empty = kernels.step(&[], &[]).unwrap();
     assert!(empty.states.is_empty() && empty.results.is_empty());
-    assert!(TaskKernels::new(device, "nope").is_err());
+    assert!(TaskKernels::new(&ctx, "nope").is_err());
+}
+
+#[test]
+fn the_test_kernels_validate_with_every_task_and_match_the_host() {
+    use std::mem::{offset_of, size_of};
+    for name in TASK_NAMES {
+        let source = compose_kernel_source(name).unwrap();
+        let module = validate(&source, name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            constant_u32(&module, "STEP_WORKGROUP"),
+            Some(STEP_WORKGROUP),
+            "{name}"
+        );
+        let (size, members) = struct_layout(&module, "StepResult").unwrap();
+        assert_eq!(size as usize, size_of::<StepResult>());
+        let host = [
+            ("reward", offset_of!(StepResult, reward)),
+            ("terminated", offset_of!(StepResult, terminated)),
+            ("truncated", offset_of!(StepResult, truncated)),
+            ("steps", offset_of!(StepResult, steps)),
+        ];
+        let wgsl: Vec<(&str, usize)> = members
+            .iter()
+            .map(|(n, o)| (n.as_str(), *o as usize))
+            .collect();
+        assert_eq!(wgsl, host, "{name}");
+    }
+    assert!(compose_kernel_source("nope").is_none());
 }

@@ -3,8 +3,10 @@
 use std::time::Instant;
 
 use super::context::GpuContext;
-use super::kernels::{wait_idle, GenomeSampler, GpuNetwork};
+use super::device::wait_idle;
+use super::network::GpuNetwork;
 use super::plan::NetOptions;
+use super::sample_genomes::GenomeSampler;
 use crate::distribution::{mode_genome, thresholds};
 use crate::evaluation::EngineError;
 use crate::network::{Constants, NetworkConfig, Shape};

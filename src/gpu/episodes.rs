@@ -6,12 +6,11 @@
 //! together have iterated 65535 times (`LP_MAX_TGSI_LOOP_ITERATIONS`), which cut
 //! single-dispatch generations short (CartPole episodes ended at 386 steps).
 
-use wgpu::util::DeviceExt;
-
 use super::context::GpuContext;
-use super::kernels::{read_words, storage_buffer, GpuNetwork};
+use super::device::{bind_group, create_pipeline, read_words, storage_buffer, uniform_buffer};
+use super::network::GpuNetwork;
 use super::plan::{episode_result_words, grid, EpisodeParams, NetParams, NetPlan};
-use super::shaders::{compose_episodes, validate};
+use super::shaders::compose_episodes;
 use crate::evaluation::{EngineError, Normalizer, ObsStats};
 
 /// One member's outcome in full-generation mode.
@@ -42,13 +41,6 @@ pub struct EpisodeKernel {
 /// llvmpipe's budget of loop iterations per shader invocation, shared by all loops
 /// (`LP_MAX_TGSI_LOOP_ITERATIONS`); loops silently end once it is spent.
 const LLVMPIPE_LOOP_ITERATIONS: u64 = 65535;
-
-/// u32 words `episodes.wgsl` carries over between dispatches per member (its
-/// `CARRY_WORDS`): episode position and task state (`6 + CARRY_TASK_MAX`), the
-/// neurons' v, syn and rate, and the spike words.
-pub fn carry_words(plan: &NetPlan) -> usize {
-    6 + 16 + 3 * plan.shape.neurons + plan.zw() as usize
-}
 
 /// Units of work (environment steps or episode resets) per dispatch, chosen so that
 /// the loop iterations of one dispatch (an upper bound of those of `episodes.wgsl`
@@ -93,25 +85,12 @@ impl EpisodeKernel {
         task_source: &str,
         capacity: usize,
     ) -> Result<Self, EngineError> {
-        let source = compose_episodes(&plan.header(), task_source);
-        validate(&source, "episodes.wgsl")?;
         let device = &ctx.device;
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("episodes.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("episodes.wgsl"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(EngineError::Gpu(format!("episodes.wgsl: {e}")));
-        }
+        let pipeline = create_pipeline(
+            device,
+            "episodes.wgsl",
+            compose_episodes(&plan.episode_header(), task_source),
+        )?;
         let capacity = capacity.max(1);
         let d = plan.shape.obs_dim;
         let res_bytes = (4 * episode_result_words(d) * capacity) as u64;
@@ -122,16 +101,9 @@ impl EpisodeKernel {
                  max_storage_buffer_binding_size ({binding})"
             )));
         }
-        let uniform = |label: &str, bytes: &[u8]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
-        };
         let zero_net: NetParams = bytemuck::Zeroable::zeroed();
         let zero_ep: EpisodeParams = bytemuck::Zeroable::zeroed();
-        let carry_bytes = (4 * carry_words(plan) * capacity) as u64;
+        let carry_bytes = 4 * plan.carry_words() as u64 * capacity as u64;
         if carry_bytes > binding {
             return Err(EngineError::TooLarge(format!(
                 "episode state of {capacity} members exceeds \
@@ -139,8 +111,8 @@ impl EpisodeKernel {
             )));
         }
         Ok(EpisodeKernel {
-            net_params: uniform("satr episode net params", bytemuck::bytes_of(&zero_net)),
-            episode_params: uniform("satr episode params", bytemuck::bytes_of(&zero_ep)),
+            net_params: uniform_buffer(device, "satr episode net params", &zero_net),
+            episode_params: uniform_buffer(device, "satr episode params", &zero_ep),
             norm: storage_buffer(device, "satr normaliser", (8 * d) as u64),
             results: storage_buffer(device, "satr episode results", res_bytes),
             carry: storage_buffer(device, "satr episode carry", carry_bytes),
@@ -226,27 +198,19 @@ impl EpisodeKernel {
             q.write_buffer(&self.norm, 0, bytemuck::cast_slice(&norm));
         }
         let device = &self.ctx.device;
-        let buffers = [
-            &self.net_params,
-            &self.episode_params,
-            net.net_buffer(),
-            &self.norm,
-            &self.results,
-            &self.carry,
-        ];
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: b.as_entire_binding(),
-            })
-            .collect();
-        let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("satr episodes bind group"),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
+        let bg = bind_group(
+            device,
+            "satr episodes bind group",
+            &self.pipeline,
+            &[
+                &self.net_params,
+                &self.episode_params,
+                net.net_buffer(),
+                &self.norm,
+                &self.results,
+                &self.carry,
+            ],
+        );
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("satr episodes"),
         });

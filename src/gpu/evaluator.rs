@@ -12,8 +12,10 @@ use rayon::prelude::*;
 
 use super::context::GpuContext;
 use super::episodes::EpisodeKernel;
-use super::kernels::{GenomeSampler, GpuNetwork, Reducer};
+use super::network::GpuNetwork;
 use super::plan::{NetOptions, NetPlan};
+use super::reductions::Reducer;
+use super::sample_genomes::GenomeSampler;
 use crate::distribution;
 use crate::distribution::Reductions;
 use crate::evaluation::{

@@ -1,10 +1,12 @@
 //! The wgpu backend: WGSL compute kernels that simulate whole populations.
 //!
-//! [`context::GpuContext`] opens the device; [`plan`] fixes every size; [`kernels`]
-//! holds the pipelines (sampling, genome unpacking, reset, network step,
-//! reductions); [`evaluator::GpuEvaluator`] runs generations with the tasks on CPU
-//! threads, or whole episodes on the device with a WGSL task ([`episodes`], tasks
-//! from [`tasks`]); [`bench`](mod@bench) times the kernels.
+//! [`context::GpuContext`] opens the device; [`device`] is the layer of labelled
+//! buffers, pipelines and dispatches every driver builds on; [`plan`] fixes every size
+//! and generates the WGSL headers; [`shaders`] composes and validates the sources.
+//! One driver per kernel: [`sample_genomes`], [`network`] (`unpack_net`,
+//! `reset_state`, `rsnn_step`), [`reductions`], and [`episodes`] (whole episodes on
+//! the device, with a WGSL task from [`tasks`]). [`evaluator::GpuEvaluator`] runs
+//! generations with them; [`bench`](mod@bench) times the kernels.
 //!
 //! # Exactness
 //!
@@ -27,10 +29,13 @@
 
 pub mod bench;
 pub mod context;
+pub mod device;
 pub mod episodes;
 pub mod evaluator;
-pub mod kernels;
+pub mod network;
 pub mod plan;
+pub mod reductions;
+pub mod sample_genomes;
 pub mod shaders;
 pub mod tasks;
 

@@ -75,10 +75,25 @@ pub struct EpisodeParams {
     pub units: u32,
 }
 
-/// u32 words of one member's result in full-generation mode: return, steps,
-/// observation count, episodes completed, then the Welford mean and m2 of the observations.
+/// u32 words of one member's result in full-generation mode (`RES_WORDS`): return,
+/// steps, observation count, episodes completed, then the Welford mean and m2 of the
+/// observations.
 pub fn episode_result_words(obs_dim: usize) -> usize {
     4 + 2 * obs_dim
+}
+
+/// Words of `episodes.wgsl`'s carried state before the task's values
+/// (`CARRY_TASK_S`): episode index, step, open flag, return, task steps, task flags.
+pub const CARRY_HEAD_WORDS: u32 = 6;
+/// Task state values the carried state has room for (`CARRY_TASK_MAX`).
+pub const CARRY_TASK_MAX: u32 = 16;
+
+/// Length of `task_reset`'s uniform array (`TASK_RESET_LEN`): two Philox blocks.
+pub const RESET_UNIFORMS_LEN: usize = 8;
+
+/// The WGSL header every task source is composed under (`shaders::compose_task`).
+pub fn task_header() -> String {
+    format!("const TASK_RESET_LEN: u32 = {RESET_UNIFORMS_LEN}u;\n")
 }
 
 /// Uniform of `sample_genomes.wgsl` (48 bytes).
@@ -104,7 +119,11 @@ pub struct SampleParams {
     /// Workgroups along x of the grid.
     pub grid_x: u32,
     /// Padding to 48 bytes.
-    pub _pad: [u32; 3],
+    pub _pad0: u32,
+    /// Padding.
+    pub _pad1: u32,
+    /// Padding.
+    pub _pad2: u32,
 }
 
 /// Uniform of `unpack_net.wgsl` (16 bytes).
@@ -118,7 +137,7 @@ pub struct UnpackParams {
     /// Workgroups along x of the grid.
     pub grid_x: u32,
     /// Padding to 16 bytes.
-    pub _pad: u32,
+    pub _pad0: u32,
 }
 
 /// Uniform of `reductions.wgsl` (16 bytes).
@@ -193,6 +212,10 @@ pub struct NetOptions {
     pub workgroup_size: Option<u32>,
     /// Force the recurrent columns on (`true`) or off (`false`) chip.
     pub columns_in_workgroup: Option<bool>,
+    /// Tests: before each dispatch, write [`super::device::POISON`] over the buffers
+    /// it writes (nets, state, outputs, trace), so a word a kernel leaves unwritten
+    /// shows as a mismatch instead of passing as a stale or zero value.
+    pub poison: bool,
 }
 
 impl NetPlan {
@@ -337,6 +360,26 @@ impl NetPlan {
         // The flat kernels run one invocation per word of the widest per-member buffer.
         let by_grid = (max_dim * max_dim * FLAT_WORKGROUP as u64) / words;
         Ok(by_binding.min(by_index).min(by_grid).max(1) as usize)
+    }
+
+    /// u32 words `episodes.wgsl` carries over between dispatches per member
+    /// (`CARRY_WORDS`): the head, room for the task state, the neurons' v, syn and
+    /// rate, and the spike words.
+    pub fn carry_words(&self) -> u32 {
+        CARRY_HEAD_WORDS + CARRY_TASK_MAX + 3 * self.shape.neurons as u32 + self.zw()
+    }
+
+    /// The WGSL header of `episodes.wgsl`: [`NetPlan::header`] and the layouts of
+    /// its result and carry buffers.
+    pub fn episode_header(&self) -> String {
+        let mut h = self.header();
+        let mut c = |name: &str, v: u32| h.push_str(&format!("const {name}: u32 = {v}u;\n"));
+        c("RES_WORDS", episode_result_words(self.shape.obs_dim) as u32);
+        c("CARRY_TASK_S", CARRY_HEAD_WORDS);
+        c("CARRY_TASK_MAX", CARRY_TASK_MAX);
+        c("CARRY_NEURONS", CARRY_HEAD_WORDS + CARRY_TASK_MAX);
+        c("CARRY_WORDS", self.carry_words());
+        h
     }
 
     /// The WGSL `const` header for the network kernels.

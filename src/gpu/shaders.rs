@@ -1,10 +1,22 @@
-//! WGSL sources (one kernel per file under `shaders/`), composed on the host as
-//! `header + common.wgsl + kernel` and validated with naga before any pipeline exists.
+//! WGSL sources (one kernel per file under `shaders/`), their composition on the host
+//! (`header + common.wgsl + kernel`), and the one naga front end: validation before
+//! any pipeline exists, and the reflection the layout tests read.
 
+use super::plan::task_header;
 use crate::evaluation::EngineError;
 
 /// Shared code: Philox, the mirrored `Constants`/`NetParams` structs, helpers.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// The network core shared by the network-step and episode kernels.
+pub const RSNN_CORE: &str = include_str!("../../shaders/rsnn_core.wgsl");
+
+/// The full-generation kernel (composed with a task by [`compose_episodes`]).
+pub const EPISODES: &str = include_str!("../../shaders/episodes.wgsl");
+
+/// The declarations every task shares (`TaskState`, `TaskStep`), composed before each
+/// task source by [`compose_task`] so task files hold only their own code.
+pub const TASK_INTERFACE: &str = include_str!("../../shaders/task_interface.wgsl");
 
 /// The compute kernels, one per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +43,7 @@ impl Kernel {
         Kernel::Reductions,
     ];
 
-    /// File name under `shaders/`.
+    /// File name under `shaders/` (also the pipeline's label).
     pub fn file(self) -> &'static str {
         match self {
             Kernel::SampleGenomes => "sample_genomes.wgsl",
@@ -63,23 +75,6 @@ impl Kernel {
     }
 }
 
-/// The full-generation kernel (composed with a task file by [`compose_episodes`]).
-pub const EPISODES: &str = include_str!("../../shaders/episodes.wgsl");
-
-/// The full-generation kernel for a task: header, common code, the task's WGSL
-/// (`shaders/task_<name>.wgsl`, which defines `TASK_*`, `TaskState`, `task_reset`,
-/// `task_observe`, `task_step`), the network core, then `episodes.wgsl`.
-pub fn compose_episodes(header: &str, task_source: &str) -> String {
-    format!(
-        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n\
-         // ---- task ----\n{task_source}\n// ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n\
-         // ---- episodes.wgsl ----\n{EPISODES}"
-    )
-}
-
-/// The network core shared by the network-step and episode kernels.
-pub const RSNN_CORE: &str = include_str!("../../shaders/rsnn_core.wgsl");
-
 /// The full source of `kernel` under a generated `header`: header, common code, the
 /// network core where the kernel needs it, then the kernel.
 pub fn compose(header: &str, kernel: Kernel) -> String {
@@ -95,9 +90,29 @@ pub fn compose(header: &str, kernel: Kernel) -> String {
     )
 }
 
+/// A task source (a `shaders/task_<name>.wgsl`, or a test's) with what every task
+/// shares: the generated task header and `task_interface.wgsl`.
+pub fn compose_task(task_source: &str) -> String {
+    format!(
+        "// ---- task header ----\n{}\n// ---- task_interface.wgsl ----\n{TASK_INTERFACE}\n\
+         // ---- task ----\n{task_source}",
+        task_header()
+    )
+}
+
+/// The full-generation kernel for a task: header, common code, the task
+/// ([`compose_task`]), the network core, then `episodes.wgsl`.
+pub fn compose_episodes(header: &str, task_source: &str) -> String {
+    format!(
+        "// ---- header ----\n{header}\n// ---- common.wgsl ----\n{COMMON}\n{}\n\
+         // ---- rsnn_core.wgsl ----\n{RSNN_CORE}\n// ---- episodes.wgsl ----\n{EPISODES}",
+        compose_task(task_source)
+    )
+}
+
 /// Parses and validates a composed source with naga, so a shader error is reported
-/// with its line before any device work.
-pub fn validate(source: &str, name: &str) -> Result<(), EngineError> {
+/// with its line (and `name`) before any device work.
+pub fn validate(source: &str, name: &str) -> Result<naga::Module, EngineError> {
     let module = naga::front::wgsl::parse_str(source)
         .map_err(|e| EngineError::Gpu(format!("{name}: {}", e.emit_to_string(source))))?;
     naga::valid::Validator::new(
@@ -105,6 +120,41 @@ pub fn validate(source: &str, name: &str) -> Result<(), EngineError> {
         naga::valid::Capabilities::empty(),
     )
     .validate(&module)
-    .map_err(|e| EngineError::Gpu(format!("{name}: validation: {e:?}")))?;
-    Ok(())
+    .map_err(|e| EngineError::Gpu(format!("{name}: validation: {}", e.emit_to_string(source))))?;
+    Ok(module)
+}
+
+/// The value of a module-scope `const` that naga folded to a literal.
+pub fn constant(module: &naga::Module, name: &str) -> Option<naga::Literal> {
+    let (_, c) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))?;
+    match module.global_expressions[c.init] {
+        naga::Expression::Literal(lit) => Some(lit),
+        _ => None,
+    }
+}
+
+/// A module-scope `const` of type `u32`.
+pub fn constant_u32(module: &naga::Module, name: &str) -> Option<u32> {
+    match constant(module, name)? {
+        naga::Literal::U32(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Size and `(member, offset)` list of a WGSL struct as naga lays it out (for the tests
+/// that hold each `#[repr(C)]` host mirror to it).
+pub fn struct_layout(module: &naga::Module, name: &str) -> Option<(u32, Vec<(String, u32)>)> {
+    module.types.iter().find_map(|(_, ty)| match &ty.inner {
+        naga::TypeInner::Struct { members, span } if ty.name.as_deref() == Some(name) => Some((
+            *span,
+            members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect(),
+        )),
+        _ => None,
+    })
 }

@@ -1,14 +1,15 @@
-// Test kernels over one task (appended to a task_<name>.wgsl by src/gpu/tasks.rs):
-// `step_main` runs one task_step per batch entry, `reset_main` one task_reset, and
-// `episode_main` whole episodes under a linear policy. One invocation per batch entry.
+// Test kernels over one task (composed after the task by tests/common/gpu_tasks.rs,
+// under a header with STEP_WORKGROUP): `step_main` runs one task_step per batch entry,
+// `reset_main` one task_reset, and `episode_main` whole episodes under a linear
+// policy. One invocation per batch entry.
 
 // x = batch size B; y, z, w unused.
 @group(0) @binding(0) var<uniform> params: vec4<u32>;
 // B task states: inputs of step_main, outputs of all three kernels (the final state
 // for episode_main).
 @group(0) @binding(1) var<storage, read_write> states: array<TaskState>;
-// step_main: B * TASK_ACT_DIM network outputs. reset_main and episode_main: B * 8
-// reset uniforms.
+// step_main: B * TASK_ACT_DIM network outputs. reset_main and episode_main:
+// B * TASK_RESET_LEN reset uniforms.
 @group(0) @binding(2) var<storage, read> inputs: array<f32>;
 // B * TASK_OBS_DIM observations of the new state (final state for episode_main).
 @group(0) @binding(3) var<storage, read_write> obs: array<f32>;
@@ -29,8 +30,6 @@ struct StepResult {
     steps: u32,
 }
 
-const STEP_WORKGROUP: u32 = 64u;
-
 fn step_write_obs(i: u32, st: TaskState) {
     let o = task_observe(st);
     for (var j = 0u; j < TASK_OBS_DIM; j = j + 1u) {
@@ -38,10 +37,10 @@ fn step_write_obs(i: u32, st: TaskState) {
     }
 }
 
-fn step_uniforms(i: u32) -> array<f32, 8> {
-    var u: array<f32, 8>;
-    for (var j = 0u; j < 8u; j = j + 1u) {
-        u[j] = inputs[i * 8u + j];
+fn step_uniforms(i: u32) -> array<f32, TASK_RESET_LEN> {
+    var u: array<f32, TASK_RESET_LEN>;
+    for (var j = 0u; j < TASK_RESET_LEN; j = j + 1u) {
+        u[j] = inputs[i * TASK_RESET_LEN + j];
     }
     return u;
 }
