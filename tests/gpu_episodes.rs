@@ -211,17 +211,8 @@ fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chun
         inv_std: vec![0.5, 2.0],
         clip: 3.0,
     };
-    let req = GenerationRequest {
-        seed: 99,
-        generation: 4,
-        p: &p,
-        thresholds: &th,
-        population,
-        eval_members: eval,
-        episodes_per_member: episodes,
-        max_episode_steps: 25,
-        normalizer: &norm,
-    };
+    let req =
+        GenerationRequest::new(99, 4, &p, &th, &norm, population, 25).with_eval(eval, episodes);
     let c = cpu.evaluate(&req).unwrap();
     let g = gpu.evaluate(&req).unwrap();
     eprintln!("N={neurons}: train {:?} eval {:?}", c.train, c.eval);
@@ -312,17 +303,7 @@ fn evaluate_members_returns_slices_of_evaluate() {
         inv_std: vec![1.0, 1.0],
         clip: 5.0,
     };
-    let req = GenerationRequest {
-        seed: 8,
-        generation: 2,
-        p: &p,
-        thresholds: &th,
-        population: 9,
-        eval_members: 2,
-        episodes_per_member: 1,
-        max_episode_steps: 15,
-        normalizer: &norm,
-    };
+    let req = GenerationRequest::new(8, 2, &p, &th, &norm, 9, 15).with_eval(2, 1);
     for task_wgsl in [None, Some(WALKER_WGSL)] {
         let opts = GpuOptions {
             task_wgsl,
@@ -367,17 +348,7 @@ fn full_generation_cartpole_tracks_the_cpu() {
         inv_std: vec![1.0, 0.5, 4.0, 1.0],
         clip: 5.0,
     };
-    let req = GenerationRequest {
-        seed: 21,
-        generation: 0,
-        p: &p,
-        thresholds: &th,
-        population: 13,
-        eval_members: 2,
-        episodes_per_member: 1,
-        max_episode_steps: 30,
-        normalizer: &norm,
-    };
+    let req = GenerationRequest::new(21, 0, &p, &th, &norm, 13, 30).with_eval(2, 1);
     let c = cpu.evaluate(&req).unwrap();
     let g = gpu.evaluate(&req).unwrap();
     eprintln!("cpu {:?}\ngpu {:?}", c.train, g.train);
@@ -522,17 +493,7 @@ fn full_generation_long_episodes_run_to_the_time_limit() {
         inv_std: vec![0.5, 2.0],
         clip: 3.0,
     };
-    let req = GenerationRequest {
-        seed: 5,
-        generation: 1,
-        p: &p,
-        thresholds: &th,
-        population: 6,
-        eval_members: 1,
-        episodes_per_member: 2,
-        max_episode_steps: 1000,
-        normalizer: &norm,
-    };
+    let req = GenerationRequest::new(5, 1, &p, &th, &norm, 6, 1000).with_eval(1, 2);
     let c = cpu.evaluate(&req).unwrap();
     let g = gpu.evaluate(&req).unwrap();
     eprintln!("train cpu {:?}\ntrain gpu {:?}", c.train, g.train);

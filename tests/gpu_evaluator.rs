@@ -65,17 +65,8 @@ fn compare(
     let shape: Shape = cpu.shape();
     assert_eq!(gpu.shape(), shape);
     let (p, th, norm) = setup(shape.layout().len(), shape.obs_dim);
-    let req = GenerationRequest {
-        seed: 1234,
-        generation: 3,
-        p: &p,
-        thresholds: &th,
-        population,
-        eval_members: eval,
-        episodes_per_member: episodes,
-        max_episode_steps: 20,
-        normalizer: &norm,
-    };
+    let req =
+        GenerationRequest::new(1234, 3, &p, &th, &norm, population, 20).with_eval(eval, episodes);
     let c = cpu.evaluate(&req).unwrap();
     let g = gpu.evaluate(&req).unwrap();
     eprintln!(

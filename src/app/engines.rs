@@ -124,15 +124,10 @@ impl<'w> Engines<'w> {
         if hardware_only && ctx.adapter_info.device_type == wgpu::DeviceType::Cpu {
             return Ok(None);
         }
-        let ev = match info.wgsl {
-            Some(wgsl) if cfg.gpu.mode == GpuMode::Generation => {
-                let opts = GpuOptions {
-                    task_wgsl: Some(wgsl),
-                    ..GpuOptions::default()
-                };
-                GpuEvaluator::with_options(ctx, &cfg.network, task_factory(info), opts)?
-            }
-            _ => GpuEvaluator::new(ctx, &cfg.network, task_factory(info))?,
+        let ev = if info.wgsl.is_some() && cfg.gpu.mode == GpuMode::Generation {
+            GpuEvaluator::full_generation(ctx, &cfg.network, info.name, GpuOptions::default())?
+        } else {
+            GpuEvaluator::new(ctx, &cfg.network, task_factory(info))?
         };
         Ok(Some(Box::new(ev)))
     }

@@ -111,21 +111,20 @@ impl GpuEvaluator {
         })
     }
 
-    /// Full-generation mode for a built-in task (one of [`crate::tasks::TASK_NAMES`]):
-    /// the task's WGSL from [`super::tasks::task_wgsl`], its CPU twin for the shape.
+    /// Full-generation mode for a registered task with a WGSL port (its registry row
+    /// gives the WGSL and the f64 task that fixes the shape).
     pub fn full_generation(
         ctx: &GpuContext,
         cfg: &NetworkConfig,
         task: &str,
         opts: GpuOptions,
     ) -> Result<Self, EngineError> {
-        crate::tasks::make_task(task)?;
-        let wgsl = super::tasks::task_wgsl(task)
+        let info = crate::tasks::registry::find(task)?;
+        let wgsl = info
+            .wgsl
             .ok_or_else(|| EngineError::Gpu(format!("no WGSL port of task `{task}`")))?;
-        let name = task.to_string();
-        let factory: TaskFactory = std::sync::Arc::new(move || {
-            crate::tasks::make_task(&name).expect("task name checked by full_generation")
-        });
+        let factory: TaskFactory =
+            std::sync::Arc::new(move || info.make().expect("the registry's tasks construct"));
         let opts = GpuOptions {
             task_wgsl: Some(wgsl),
             ..opts

@@ -53,23 +53,10 @@
 use super::shaders::{compose_task, constant, validate};
 use crate::evaluation::EngineError;
 
-/// The WGSL source of a task (one of [`crate::tasks::TASK_NAMES`]), without the shared
-/// interface (kernels compose it in with [`compose_task`]).
+/// The WGSL source of a task: its registry row's port (`None` for tasks without one,
+/// such as the MuJoCo tasks, and for unknown names).
 pub fn task_wgsl(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "cartpole" => concat!(
-            include_str!("../../shaders/task_cartpole.wgsl"),
-            include_str!("../../shaders/cartpole_dynamics.wgsl")
-        ),
-        "cartpole-pos" => concat!(
-            include_str!("../../shaders/task_cartpole_pos.wgsl"),
-            include_str!("../../shaders/cartpole_dynamics.wgsl")
-        ),
-        "acrobot" => include_str!("../../shaders/task_acrobot.wgsl"),
-        "pendulum" => include_str!("../../shaders/task_pendulum.wgsl"),
-        "mountaincar-continuous" => include_str!("../../shaders/task_mountaincar_continuous.wgsl"),
-        _ => return None,
-    })
+    crate::tasks::registry::lookup(name).ok()?.wgsl
 }
 
 /// The interface constants of a task, read from its shader.
