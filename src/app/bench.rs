@@ -93,19 +93,13 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
     }
     if args.cpu && args.generation {
         cfg.backend = Backend::Cpu;
-        let mut ev = engines.evaluator(&cfg)?;
-        let (secs, steps) = time_generation(ev.as_mut(), &cfg, args.repeat)?;
-        let shape = cfg.shape()?;
-        let (pop, dev) = (cfg.population, cpu_device());
-        records.push(BenchRecord::new(
+        records.push(generation_record(
+            engines,
+            &cfg,
             "cpu",
-            &dev,
-            "generation",
-            &shape,
-            pop,
-            steps,
-            secs,
-        ));
+            &cpu_device(),
+            args.repeat,
+        )?);
     }
     if args.gpu {
         gpu_records(engines, args, &mut cfg, &net_shape, &mut records)?;
@@ -165,17 +159,13 @@ fn gpu_records(
     }
     if args.generation {
         cfg.backend = Backend::Gpu;
-        let mut ev = engines.evaluator(cfg)?;
-        let (secs, steps) = time_generation(ev.as_mut(), cfg, args.repeat)?;
-        records.push(BenchRecord::new(
+        records.push(generation_record(
+            engines,
+            cfg,
             "gpu",
             &ctx.describe(),
-            "generation",
-            &cfg.shape()?,
-            cfg.population,
-            steps,
-            secs,
-        ));
+            args.repeat,
+        )?);
     }
     Ok(())
 }
@@ -192,6 +182,27 @@ fn gpu_records(
         "this build has no GPU backend (built without the `gpu` feature)".into(),
     )
     .into())
+}
+
+/// The record of `cfg`'s generation on the evaluator its `backend` selects.
+fn generation_record(
+    engines: &Engines<'_>,
+    cfg: &Config,
+    backend: &str,
+    device: &str,
+    repeat: usize,
+) -> Result<BenchRecord, TrainError> {
+    let mut ev = engines.evaluator(cfg)?;
+    let (secs, steps) = time_generation(ev.as_mut(), cfg, repeat)?;
+    Ok(BenchRecord::new(
+        backend,
+        device,
+        "generation",
+        &cfg.shape()?,
+        cfg.population,
+        steps,
+        secs,
+    ))
 }
 
 /// The best of `repeat` full generations (train members only, `p = 0.5`, episodes to
