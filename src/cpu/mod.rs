@@ -1,0 +1,38 @@
+//! The CPU bitset engine: the reference backend, the throughput baseline, and the
+//! CPU twin of every WGSL kernel.
+//!
+//! One member's weights are repacked once per episode batch into the layouts the hot
+//! loops want (recurrent columns word-major, so the popcount loop runs over neurons
+//! with unit stride), then the whole episode runs out of L1. Members run in parallel
+//! with rayon ([`CpuEvaluator`]).
+//!
+//! # Twins
+//!
+//! Each kernel under `shaders/` has a file here with the same name, its entry point
+//! as a function of the same name, and the same loops (vello keeps
+//! `cpu/<stage>.rs` beside each shader the same way), so a GPU result can be checked,
+//! and a kernel debugged, against plain Rust:
+//!
+//! | shader | twin | compared in |
+//! |---|---|---|
+//! | `unpack_net.wgsl` | [`unpack_net`](unpack_net::unpack_net) ([`PackedNet::load`]) | `tests/cpu_twins.rs` |
+//! | `reset_state.wgsl` | [`reset_state`](reset_state::reset_state) ([`NetState::reset`]) | `tests/cpu_twins.rs`, `tests/gpu_network.rs` |
+//! | `rsnn_core.wgsl` | [`net_step`](rsnn_core::net_step) | `tests/gpu_network.rs` (substep by substep), `tests/network_reference.rs` (plain SPEC 1) |
+//! | `rsnn_step.wgsl` | [`rsnn_step`](rsnn_step::rsnn_step) | `tests/cpu_twins.rs` |
+//!
+//! The twins meet the GPU only in tests: nothing here imports `gpu/`.
+
+pub mod evaluator;
+pub mod reset_state;
+pub mod rsnn_core;
+pub mod rsnn_step;
+pub mod unpack_net;
+
+pub use evaluator::CpuEvaluator;
+pub use reset_state::reset_state;
+pub use rsnn_step::rsnn_step;
+pub use rsnn_core::{
+    env_step, fast_path_available, input_projection, net_step, output_projection, substep,
+    NetState,
+};
+pub use unpack_net::{unpack_net, PackedNet};
