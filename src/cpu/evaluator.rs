@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::{fast_path_available, net_step, NetState, PackedNet};
+use super::{fast_path_available, net_step, sample_genomes, NetState, PackedNet};
 use crate::distribution::Reductions;
 use crate::distribution::{self, words_for};
 use crate::evaluation::{
@@ -83,13 +83,17 @@ impl CpuEvaluator {
     fn sample_train(&mut self, req: &GenerationRequest<'_>, train: std::ops::Range<usize>) {
         let words = words_for(self.shape.layout().len());
         self.genomes.resize(words * train.len(), 0);
-        self.genomes
-            .par_chunks_mut(words)
-            .enumerate()
-            .for_each(|(k, g)| {
-                let member = (train.start + k) as u32;
-                distribution::sample_genome(req.thresholds, req.seed, req.generation, member, g)
-            });
+        // Train members only: the mode genome is never copied.
+        let mode = vec![0; words];
+        sample_genomes(
+            req.thresholds,
+            &mode,
+            req.seed,
+            req.generation,
+            req.population,
+            train.start,
+            &mut self.genomes,
+        );
         self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
     }
 

@@ -19,18 +19,23 @@
 //! | `reset_state.wgsl` | [`reset_state`](reset_state::reset_state) ([`NetState::reset`]) | `tests/cpu_twins.rs`, `tests/gpu_network.rs` |
 //! | `rsnn_core.wgsl` | [`net_step`](rsnn_core::net_step) | `tests/gpu_network.rs` (substep by substep), `tests/network_reference.rs` (plain SPEC 1) |
 //! | `rsnn_step.wgsl` | [`rsnn_step`](rsnn_step::rsnn_step) | `tests/cpu_twins.rs` |
+//! | `sample_genomes.wgsl` | [`sample_genomes`](sample_genomes::sample_genomes) (over `distribution::sample_words`) | `tests/cpu_twins.rs`, `tests/sampling.rs` |
+//! | `reductions.wgsl` | [`reductions`](reductions::reductions), [`fixed_point_reductions`](reductions::fixed_point_reductions) (64-bit fixed point) | `tests/cpu_twins.rs` |
 //!
 //! The twins meet the GPU only in tests: nothing here imports `gpu/`.
 
 pub mod evaluator;
+pub mod reductions;
 pub mod reset_state;
 pub mod rsnn_core;
 pub mod rsnn_step;
+pub mod sample_genomes;
 pub mod unpack_net;
 
 pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
 pub use rsnn_step::rsnn_step;
+pub use sample_genomes::sample_genomes;
 pub use rsnn_core::{
     env_step, fast_path_available, input_projection, net_step, output_projection, substep,
     NetState,
