@@ -20,10 +20,12 @@
 //! | `rsnn_core.wgsl` | [`net_step`](rsnn_core::net_step) | `tests/gpu_network.rs` (substep by substep), `tests/network_reference.rs` (plain SPEC 1) |
 //! | `rsnn_step.wgsl` | [`rsnn_step`](rsnn_step::rsnn_step) | `tests/cpu_twins.rs` |
 //! | `sample_genomes.wgsl` | [`sample_genomes`](sample_genomes::sample_genomes) (over `distribution::sample_words`) | `tests/cpu_twins.rs`, `tests/sampling.rs` |
+//! | `episodes.wgsl` | [`episodes`](episodes::episodes) (one slice), [`run_episodes`](episodes::run_episodes) (the host's slicing) | `tests/cpu_twins.rs` |
 //! | `reductions.wgsl` | [`reductions`](reductions::reductions), [`fixed_point_reductions`](reductions::fixed_point_reductions) (64-bit fixed point) | `tests/cpu_twins.rs` |
 //!
 //! The twins meet the GPU only in tests: nothing here imports `gpu/`.
 
+pub mod episodes;
 pub mod evaluator;
 pub mod reductions;
 pub mod reset_state;
@@ -34,10 +36,9 @@ pub mod unpack_net;
 
 pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
+pub use rsnn_core::{
+    env_step, fast_path_available, input_projection, net_step, output_projection, substep, NetState,
+};
 pub use rsnn_step::rsnn_step;
 pub use sample_genomes::sample_genomes;
-pub use rsnn_core::{
-    env_step, fast_path_available, input_projection, net_step, output_projection, substep,
-    NetState,
-};
 pub use unpack_net::{unpack_net, PackedNet};

@@ -55,11 +55,22 @@ pub fn fixed_point_reductions(
     let chunk = chunk.max(1);
     for (k, u) in fixed.chunks(chunk).enumerate() {
         let first = k * chunk * words;
-        reductions(&genomes[first..first + u.len() * words], words, u, &mut sums);
+        reductions(
+            &genomes[first..first + u.len() * words],
+            words,
+            u,
+            &mut sums,
+        );
     }
     Reductions {
-        a: sums.iter().map(|s| distribution::from_fixed(s[0], scale)).collect(),
-        b: sums.iter().map(|s| distribution::from_fixed(s[1], scale)).collect(),
+        a: sums
+            .iter()
+            .map(|s| distribution::from_fixed(s[0], scale))
+            .collect(),
+        b: sums
+            .iter()
+            .map(|s| distribution::from_fixed(s[1], scale))
+            .collect(),
         u1: utilities.iter().sum(),
         u2: utilities.iter().map(|u| u * u).sum(),
         population: pop,

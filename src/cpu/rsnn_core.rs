@@ -14,7 +14,7 @@ use crate::network::{Constants, Shape};
 
 /// Dynamic state of one member's network (SPEC 1): f32 state and packed spikes (the
 /// shader's `Neurons` and its current spike buffer).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NetState {
     pub v: Vec<f32>,
     pub i_syn: Vec<f32>,

@@ -20,7 +20,10 @@ pub fn rsnn_step(
     outputs: &mut [f32],
 ) {
     let members = nets.len();
-    assert!(alive.len() == members && states.len() == members, "one flag, one state per member");
+    assert!(
+        alive.len() == members && states.len() == members,
+        "one flag, one state per member"
+    );
     for (local, net) in nets.iter().enumerate() {
         if alive[local] == 0 {
             continue;

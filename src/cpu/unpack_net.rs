@@ -184,7 +184,12 @@ mod tests {
             sample_genome(&thresholds(&vec![0.5; dim]), 3, 1, 2, &mut g);
             let mut net = PackedNet::new(shape);
             // Poisoned buffers: every word must be written.
-            for v in [&mut net.w_in, &mut net.h_exc, &mut net.h_inh, &mut net.w_out] {
+            for v in [
+                &mut net.w_in,
+                &mut net.h_exc,
+                &mut net.h_inh,
+                &mut net.w_out,
+            ] {
                 v.fill(u64::MAX);
             }
             net.load(&g);
