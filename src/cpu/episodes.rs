@@ -198,7 +198,12 @@ pub fn episodes<T: WgslTask>(
 /// All episodes of one member as the host runs them (`gpu/episodes.rs`): zeroed carry
 /// and results, then `ceil(episodes * (max_steps + 1) / units)` dispatches (every
 /// episode takes one reset and at most `max_steps` steps). Returns the results and the
-/// final carry; `results.episodes < p.episodes` would mean the dispatches fell short.
+/// final carry; `results.episodes < p.episodes` means the dispatches fell short.
+///
+/// They do, as on the GPU, when the last episode times out and the work fills the last
+/// dispatch exactly: its step uses the last unit, and the time's-up branch that would
+/// close it (no unit) is never reached. A defect of `episodes.wgsl` reproduced on
+/// purpose, pinned by `tests/cpu_twins.rs`; fix both together.
 #[allow(clippy::too_many_arguments)]
 pub fn run_episodes<T: WgslTask>(
     net: &PackedNet,
