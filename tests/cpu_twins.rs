@@ -329,21 +329,6 @@ fn sample_range(
     (th, mode, out)
 }
 
-#[test]
-fn sample_range_is_per_member() {
-    let (th, mode, out) = sample_range(203, 9, 4, 7);
-    let mut one = vec![0u64; words_for(203)];
-    for (local, g) in out.chunks(words_for(203)).enumerate() {
-        let member = 4 + local;
-        if member < 9 {
-            sample_genome(&th, 42, 7, member as u32, &mut one);
-            assert_eq!(g, &one[..]);
-        } else {
-            assert_eq!(g, &mode[..]);
-        }
-    }
-}
-
 #[cfg(feature = "gpu")]
 mod common;
 
