@@ -177,6 +177,40 @@ pub fn reductions(genomes: &[u64], dim: usize, utilities: &[f64]) -> Reductions 
     }
 }
 
+/// The scale `2^S` of the 64-bit fixed-point reductions (`shaders/reductions.wgsl`):
+/// `S` as large as keeps every partial sum of `|u_k|` and of `u_k^2` below `2^62`, so
+/// no sum of any subset of members in any order can overflow, clamped to
+/// `[-60, 60]`; `1` when all utilities are zero. The rule of the GPU `Reducer` and of
+/// its CPU twin `cpu::reductions`, kept here so both take it from one place.
+/// Utilities must be finite.
+pub fn fixed_point_scale(utilities: &[f64]) -> f64 {
+    let m = utilities
+        .iter()
+        .map(|u| u.abs())
+        .sum::<f64>()
+        .max(utilities.iter().map(|u| u * u).sum::<f64>());
+    let s = if m > 0.0 {
+        (61.0 - m.log2().ceil()).clamp(-60.0, 60.0)
+    } else {
+        0.0
+    };
+    2f64.powi(s as i32)
+}
+
+/// `u` and `u^2` in fixed point at `scale` (each rounded to the nearest integer), as
+/// two's-complement words: what the reductions add per member.
+pub fn to_fixed(u: f64, scale: f64) -> [u64; 2] {
+    [
+        (u * scale).round() as i64 as u64,
+        (u * u * scale).round() as i64 as u64,
+    ]
+}
+
+/// A fixed-point sum back to f64.
+pub fn from_fixed(sum: u64, scale: f64) -> f64 {
+    sum as i64 as f64 / scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

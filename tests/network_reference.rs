@@ -197,7 +197,7 @@ fn check(neurons: usize, exc_ratio: f64, obs_dim: usize, act_dim: usize, seed: u
         "degenerate activity: {total_spikes} of {possible}"
     );
 
-    // env_step (the dispatching entry point) equals the pieces above.
+    // net_step (the dispatching entry point) equals the pieces above.
     let mut a = NetState::new(&shape);
     let mut b = NetState::new(&shape);
     a.reset(&c, seed, 0, 3, 0);
@@ -205,7 +205,7 @@ fn check(neurons: usize, exc_ratio: f64, obs_dim: usize, act_dim: usize, seed: u
     let x = vec![0.7f32; obs_dim];
     let mut out_a = vec![0.0; act_dim];
     let mut out_b = vec![0.0; act_dim];
-    cpu::env_step(&net, &c, &x, &mut a, &mut out_a);
+    cpu::net_step(&net, &c, &x, &mut a, &mut out_a);
     cpu::input_projection(&net, &c, &x, &mut b);
     for _ in 0..shape.substeps {
         cpu::substep(&net, &c, &mut b);

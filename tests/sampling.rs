@@ -143,3 +143,25 @@ fn cpu_evaluation_is_independent_of_threads_and_regenerates_genomes() {
         red1
     );
 }
+
+#[test]
+fn batch_sampling_is_per_member_sampling_and_eval_members_take_the_mode() {
+    let d = 203; // not a multiple of 64
+    let p: Vec<f64> = (0..d).map(|i| ((i * 37) % 100) as f64 / 100.0).collect();
+    let th = thresholds(&p);
+    let mode = satr::distribution::mode_genome(&p);
+    let words = words_for(d);
+    let (population, offset, members) = (9, 4, 7);
+    let mut batch = vec![u64::MAX; words * members];
+    satr::cpu::sample_genomes(&th, &mode, 5, 2, population, offset, &mut batch);
+    let mut one = vec![0u64; words];
+    for (local, g) in batch.chunks(words).enumerate() {
+        let member = offset + local;
+        if member < population {
+            sample_genome(&th, 5, 2, member as u32, &mut one);
+            assert_eq!(g, &one[..], "member {member}");
+        } else {
+            assert_eq!(g, &mode[..], "eval member {member}");
+        }
+    }
+}

@@ -124,7 +124,7 @@ pub fn cpu_network(
         let mut out = vec![0.0f32; act_dim];
         for t in 0..env_steps {
             random_observation(seed, k as u32, t as u32, &mut x);
-            cpu::env_step(net, &c, &x, &mut s, &mut out);
+            cpu::net_step(net, &c, &x, &mut s, &mut out);
         }
         std::hint::black_box(&out);
     });
