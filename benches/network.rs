@@ -6,7 +6,7 @@ use satr::cpu::{self, NetState, PackedNet};
 use satr::distribution::{sample_genome, thresholds, words_for};
 use satr::network::{Constants, NetworkConfig, Shape};
 
-fn env_step(c: &mut Criterion) {
+fn net_step(c: &mut Criterion) {
     let cfg = NetworkConfig::default();
     let shape = Shape::new(&cfg, 11, 3);
     let k = Constants::new(&cfg, &shape);
@@ -27,7 +27,7 @@ fn env_step(c: &mut Criterion) {
         b.iter(|| {
             satr::app::throughput::random_observation(1, 0, t, &mut x);
             t = t.wrapping_add(1);
-            cpu::env_step(&net, &k, &x, &mut s, &mut out);
+            cpu::net_step(&net, &k, &x, &mut s, &mut out);
         })
     });
     group.sample_size(10);
@@ -37,5 +37,5 @@ fn env_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, env_step);
+criterion_group!(benches, net_step);
 criterion_main!(benches);

@@ -129,7 +129,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var units = eparams.units;
 
     loop {
-        if (e >= eparams.episodes || units == 0u) {
+        if (e >= eparams.episodes) {
+            break;
+        }
+        if (open != 0u && t >= eparams.max_steps) {
+            // Time's up (max_steps may be below the task's own limit). Costs no unit, so
+            // it comes before the unit check: the dispatch that spends its last unit on
+            // an episode's last step still closes that episode.
+            total += ret;
+            e += 1u;
+            open = 0u;
+            continue;
+        }
+        if (units == 0u) {
             break;
         }
         if (open == 0u) {
@@ -167,13 +179,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             open = 1u;
             t = 0u;
             units -= 1u;
-            continue;
-        }
-        if (t >= eparams.max_steps) {
-            // Time's up (max_steps may be below the task's own limit).
-            total += ret;
-            e += 1u;
-            open = 0u;
             continue;
         }
         if (lid == 0u) {

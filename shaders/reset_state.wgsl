@@ -1,4 +1,4 @@
-// Episode start (SPEC 1), the GPU twin of cpu::NetState::reset: i_syn = rate =
+// Episode start (SPEC 1), the GPU twin of cpu::reset_state: i_syn = rate =
 // i_in = 0, no spikes, v = V_r + (V_th - V_r) u with u from the potential stream of
 // (seed, generation, member, episode). One workgroup per member.
 // Header consts: N, WG, STATE_WORDS, ZW and the state offsets.

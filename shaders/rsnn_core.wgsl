@@ -1,6 +1,6 @@
 // The network of SPEC 1 for one member per workgroup, shared by rsnn_step.wgsl
 // (host-task mode: one env step per dispatch) and episodes.wgsl (full-generation
-// mode: whole episodes per dispatch). The GPU twin of cpu::env_step, with the same
+// mode: whole episodes per dispatch). The GPU twin of cpu::net_step, with the same
 // loop structure and operation order.
 //
 // Invocation `lid` owns neurons lid, lid + WG, ... (NPT of them) and keeps their f32

@@ -1,4 +1,4 @@
-// Genome sampling (SPEC 3), the GPU twin of distribution::sample_genome: one
+// Genome sampling (SPEC 3), the GPU twin of cpu::sample_genomes: one
 // invocation per (member, u32 word). Word w of a member holds genome bits
 // 32w..32w+31 (little-endian view of the CPU's u64 words); bits past the genome
 // length are zero. Members at or past `population` are eval members: they copy the

@@ -199,25 +199,26 @@ fn slicing_the_episodes_changes_nothing() {
     }
 }
 
-/// A defect of `episodes.wgsl` that the twin reproduces (the GPU half checks that the
-/// kernel does it too): when every episode runs to `max_steps` and the work,
+/// Regression: when every episode runs to `max_steps` and the work,
 /// `episodes * (max_steps + 1)`, is a multiple of the units per dispatch, the last
-/// dispatch ends right after the last step, before the time's-up branch closes the
-/// episode (it costs no unit, but the loop tests `units == 0` first), so the last
-/// episode's return is never added and the host reports one episode short. When the
-/// shader is fixed (close a timed-out episode before testing the units), fix the twin
-/// alike and turn this test around.
+/// dispatch ends right after the last step. The time's-up close costs no unit; it
+/// used to come after the `units == 0` test, so the last episode stayed open, its
+/// return was never added and the host reported one episode short. The close now
+/// comes first, in the twin as in `episodes.wgsl`.
 #[test]
-fn work_filling_the_last_dispatch_leaves_the_last_episode_open() {
+fn work_filling_the_last_dispatch_closes_the_last_episode() {
     let (s, c) = shape(37, 0.5, 2, 2);
     let g = genomes(&s, 1, 37);
     let net = PackedNet::from_genome(s, &g);
     let norm = norm_f32(&normalizer());
+    let (whole, _) = run_episodes::<Ring>(&net, &c, &episode_params(3, 30, 10_000), &norm, 9, 2, 0);
+    assert_eq!((whole.episodes, whole.steps), (3, 90));
     for units in [1, 3, 31, 93] {
         let (r, carry) =
             run_episodes::<Ring>(&net, &c, &episode_params(3, 30, units), &norm, 9, 2, 0);
-        assert_eq!((r.episodes, r.steps), (2, 90), "units {units}");
-        assert!(carry.open && carry.step == 30, "units {units}");
+        assert_eq!((r.episodes, r.steps), (3, 90), "units {units}");
+        assert!(!carry.open, "units {units}");
+        assert_eq!(r.total.to_bits(), whole.total.to_bits(), "units {units}");
     }
 }
 
@@ -242,17 +243,7 @@ fn episode_twin_runs_the_cpu_evaluators_protocol() {
         .collect();
     let th = thresholds(&p);
     let norm = normalizer();
-    let req = GenerationRequest {
-        seed: 99,
-        generation: 4,
-        p: &p,
-        thresholds: &th,
-        population: 6,
-        eval_members: 0,
-        episodes_per_member: 2,
-        max_episode_steps: 30,
-        normalizer: &norm,
-    };
+    let req = GenerationRequest::new(99, 4, &p, &th, &norm, 6, 30).with_eval(0, 2);
     let outcomes = cpu.evaluate_members(&req, 0..6).unwrap();
     let words = words_for(dim);
     let mut g = vec![0u64; words];

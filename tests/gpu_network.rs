@@ -227,7 +227,7 @@ fn compare(
                 assert_eq!(after[m], before[m], "{what}: masked member {m} changed");
             } else {
                 let s = &mut states[m];
-                cpu::env_step(
+                cpu::net_step(
                     &packed[m],
                     &c,
                     &obs[m * obs_dim..(m + 1) * obs_dim],

@@ -60,17 +60,7 @@ fn genomes_regenerate_from_seed_generation_member() {
 }
 
 fn request<'a>(p: &'a [f64], th: &'a [u32], norm: &'a Normalizer) -> GenerationRequest<'a> {
-    GenerationRequest {
-        seed: 77,
-        generation: 3,
-        p,
-        thresholds: th,
-        population: 21,
-        eval_members: 3,
-        episodes_per_member: 2,
-        max_episode_steps: 60,
-        normalizer: norm,
-    }
+    GenerationRequest::new(77, 3, p, th, norm, 21, 60).with_eval(3, 2)
 }
 
 #[test]

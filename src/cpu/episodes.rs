@@ -136,7 +136,18 @@ pub fn episodes<T: WgslTask>(
     let (mut e, mut t, mut open) = (carry.episode, carry.step, carry.open);
     let mut units = p.units;
     loop {
-        if e >= p.episodes || units == 0 {
+        if e >= p.episodes {
+            break;
+        }
+        if open && t >= p.max_steps {
+            // Time's up (max_steps may be below the task's own limit). Costs no unit, so
+            // it comes before the unit check, as in the shader.
+            results.total += carry.ret;
+            e += 1;
+            open = false;
+            continue;
+        }
+        if units == 0 {
             break;
         }
         if !open {
@@ -159,13 +170,6 @@ pub fn episodes<T: WgslTask>(
             open = true;
             t = 0;
             units -= 1;
-            continue;
-        }
-        if t >= p.max_steps {
-            // Time's up (max_steps may be below the task's own limit).
-            results.total += carry.ret;
-            e += 1;
-            open = false;
             continue;
         }
         let task = carry.task.as_mut().expect("an open episode has a task");
@@ -198,12 +202,9 @@ pub fn episodes<T: WgslTask>(
 /// All episodes of one member as the host runs them (`gpu/episodes.rs`): zeroed carry
 /// and results, then `ceil(episodes * (max_steps + 1) / units)` dispatches (every
 /// episode takes one reset and at most `max_steps` steps). Returns the results and the
-/// final carry; `results.episodes < p.episodes` means the dispatches fell short.
-///
-/// They do, as on the GPU, when the last episode times out and the work fills the last
-/// dispatch exactly: its step uses the last unit, and the time's-up branch that would
-/// close it (no unit) is never reached. A defect of `episodes.wgsl` reproduced on
-/// purpose, pinned by `tests/cpu_twins.rs`; fix both together.
+/// final carry; `results.episodes < p.episodes` would mean the dispatches fell short
+/// (they cannot since the time's-up close, which costs no unit, comes before the unit
+/// check: before, work that filled the last dispatch exactly left the last episode open).
 #[allow(clippy::too_many_arguments)]
 pub fn run_episodes<T: WgslTask>(
     net: &PackedNet,

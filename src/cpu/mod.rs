@@ -43,7 +43,7 @@ pub mod unpack_net;
 pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
 pub use rsnn_core::{
-    env_step, fast_path_available, input_projection, net_step, output_projection, substep, NetState,
+    fast_path_available, input_projection, net_step, output_projection, substep, NetState,
 };
 pub use rsnn_step::rsnn_step;
 pub use sample_genomes::sample_genomes;

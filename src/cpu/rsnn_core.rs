@@ -257,12 +257,6 @@ pub fn net_step(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetState, out
     net_step_body(net, c, x, s, out)
 }
 
-/// The former name of [`net_step`], kept for callers outside `cpu/` until they move.
-#[inline(always)]
-pub fn env_step(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetState, out: &mut [f32]) {
-    net_step(net, c, x, s, out)
-}
-
 /// One substep alone (used by tests that compare substep by substep).
 pub fn substep(net: &PackedNet, c: &Constants, s: &mut NetState) {
     substep_body(net, c, s)

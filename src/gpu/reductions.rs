@@ -6,6 +6,7 @@ use super::device::{
 };
 use super::plan::{flat_header, genome_words, grid, ReduceParams, FLAT_WORKGROUP};
 use super::shaders::{compose, Kernel};
+use crate::distribution::{fixed_point_scale, from_fixed, to_fixed};
 use crate::evaluation::EngineError;
 
 /// `A` and `B` of SPEC 4 in 64-bit fixed point on the device (see `reductions.wgsl`).
@@ -73,17 +74,7 @@ impl Reducer {
         if utilities.iter().any(|u| !u.is_finite()) {
             return Err(EngineError::Gpu("non-finite utility".into()));
         }
-        let m = utilities
-            .iter()
-            .map(|u| u.abs())
-            .sum::<f64>()
-            .max(utilities.iter().map(|u| u * u).sum::<f64>());
-        let s = if m > 0.0 {
-            (61.0 - m.log2().ceil()).clamp(-60.0, 60.0)
-        } else {
-            0.0
-        };
-        self.scale = 2f64.powi(s as i32);
+        self.scale = fixed_point_scale(utilities);
         let mut enc = self
             .ctx
             .device
@@ -104,8 +95,7 @@ impl Reducer {
         let fixed: Vec<u32> = utilities
             .iter()
             .flat_map(|&u| {
-                let a = (u * self.scale).round() as i64 as u64;
-                let b = (u * u * self.scale).round() as i64 as u64;
+                let [a, b] = to_fixed(u, self.scale);
                 [a as u32, (a >> 32) as u32, b as u32, (b >> 32) as u32]
             })
             .collect();
@@ -149,10 +139,8 @@ impl Reducer {
         let mut a = Vec::with_capacity(self.dim);
         let mut b = Vec::with_capacity(self.dim);
         for q in w.chunks(4) {
-            let ai = (q[0] as u64 | (q[1] as u64) << 32) as i64;
-            let bi = (q[2] as u64 | (q[3] as u64) << 32) as i64;
-            a.push(ai as f64 / self.scale);
-            b.push(bi as f64 / self.scale);
+            a.push(from_fixed(q[0] as u64 | (q[1] as u64) << 32, self.scale));
+            b.push(from_fixed(q[2] as u64 | (q[3] as u64) << 32, self.scale));
         }
         Ok((a, b))
     }

@@ -6,7 +6,7 @@ use super::plan::{flat_header, genome_words, grid, SampleParams, FLAT_WORKGROUP}
 use super::shaders::{compose, Kernel};
 use crate::evaluation::EngineError;
 
-/// Genome sampling on the device (twin of `distribution::sample_genome`).
+/// Genome sampling on the device (twin of `cpu::sample_genomes`).
 pub struct GenomeSampler {
     ctx: GpuContext,
     pipeline: wgpu::ComputePipeline,

@@ -21,13 +21,13 @@ pub const TASK_INTERFACE: &str = include_str!("../../shaders/task_interface.wgsl
 /// The compute kernels, one per file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// `sample_genomes.wgsl`: SPEC 3 sampling (twin of `distribution::sample_genome`).
+    /// `sample_genomes.wgsl`: SPEC 3 sampling (twin of `cpu::sample_genomes`).
     SampleGenomes,
     /// `unpack_net.wgsl`: genome to the packed layouts of the network kernels.
     UnpackNet,
-    /// `reset_state.wgsl`: episode start (twin of `cpu::NetState::reset`).
+    /// `reset_state.wgsl`: episode start (twin of `cpu::reset_state`).
     ResetState,
-    /// `rsnn_step.wgsl`: one environment step (twin of `cpu::env_step`).
+    /// `rsnn_step.wgsl`: one environment step (twin of `cpu::rsnn_step`; its core `net_step` is `cpu::net_step`).
     RsnnStep,
     /// `reductions.wgsl`: `A` and `B` of SPEC 4.
     Reductions,

@@ -5,11 +5,12 @@ use satr::cpu::episodes::{run_episodes, EpisodeParams};
 use satr::cpu::reductions::fixed_point_reductions;
 use satr::cpu::{reset_state, rsnn_step, unpack_net, NetState, PackedNet};
 use satr::distribution::words_for;
+use satr::gpu::device::{read_words, storage_buffer};
 use satr::gpu::episodes::{EpisodeKernel, EpisodeResult};
-use satr::gpu::kernels::{
-    read_words, storage_buffer, GenomeSampler, GpuNetwork, MemberState, Reducer,
-};
+use satr::gpu::network::{GpuNetwork, MemberState};
 use satr::gpu::plan::NetOptions;
+use satr::gpu::reductions::Reducer;
+use satr::gpu::sample_genomes::GenomeSampler;
 use satr::gpu::GpuContext;
 use satr::network::{Constants, Shape};
 
@@ -209,6 +210,8 @@ fn reset_state_matches_cpu() {
             NetOptions {
                 workgroup_size: Some(64),
                 columns_in_workgroup: None,
+                // The state before each reset, the outputs before each step.
+                poison: true,
             },
         ),
     ] {
@@ -253,6 +256,7 @@ fn rsnn_step_with_a_mask_matches_cpu() {
     let opts = NetOptions {
         workgroup_size: Some(64),
         columns_in_workgroup: None,
+        poison: true,
     };
     let net = network(&ctx, &s, c, &g, opts);
     net.unpack(members).unwrap();
@@ -281,11 +285,21 @@ fn rsnn_step_with_a_mask_matches_cpu() {
             .collect();
         net.step(&obs, Some(&alive), members, false).unwrap();
         rsnn_step(&nets, &c, &obs, &alive, &mut states, &mut out);
-        assert_eq!(
-            bits(&net.read_outputs(members).unwrap()),
-            bits(&out),
-            "outputs, step {step}"
-        );
+        // Outputs are poisoned before each step: a live member's must equal the twin's,
+        // a dead member's must stay unwritten.
+        let (gpu_out, cpu_out) = (bits(&net.read_outputs(members).unwrap()), bits(&out));
+        for (m, &a) in alive.iter().enumerate() {
+            let g = &gpu_out[2 * m..2 * m + 2];
+            if a == 1 {
+                assert_eq!(
+                    g,
+                    &cpu_out[2 * m..2 * m + 2],
+                    "outputs, step {step} member {m}"
+                );
+            } else {
+                assert_eq!(g, [u32::MAX; 2], "dead member {m} written, step {step}");
+            }
+        }
         for (m, gpu) in net.read_state(members).unwrap().iter().enumerate() {
             assert_state(gpu, &states[m], &format!("member {m} step {step}"));
         }
@@ -357,19 +371,7 @@ const TASK_DISCRETE: bool = true;
 const TASK_MAX_STEPS: u32 = 37u;
 const TASK_RESET_UNIFORMS: u32 = 2u;
 
-struct TaskState {
-    s: array<f32, TASK_STATE_DIM>,
-    steps: u32,
-    flags: u32,
-}
-
-struct TaskStep {
-    reward: f32,
-    terminated: bool,
-    truncated: bool,
-}
-
-fn task_reset(u: array<f32, 8>) -> TaskState {
+fn task_reset(u: array<f32, TASK_RESET_LEN>) -> TaskState {
     var st: TaskState;
     st.s[0] = floor(u[0] * 8.0) * 0.25 - 1.0;
     st.s[1] = floor(u[1] * 4.0) * 0.25 - 0.5;
@@ -449,10 +451,11 @@ fn sliced_episodes_match_cpu() {
     }
 }
 
-/// The kernel has the defect the twin pins in
-/// `work_filling_the_last_dispatch_leaves_the_last_episode_open`.
+/// Regression (the GPU half of `work_filling_the_last_dispatch_closes_the_last_episode`):
+/// work that fills the last dispatch exactly used to leave the last episode open and
+/// fail with "completed N-1 of N episodes".
 #[test]
-fn work_filling_the_last_dispatch_fails_on_the_gpu_too() {
+fn work_filling_the_last_dispatch_completes_on_the_gpu() {
     let Some(ctx) = context() else { return };
     let (s, c) = shape(37, 0.5, 2, 2);
     let g = genomes(&s, 1, 37);
@@ -462,7 +465,9 @@ fn work_filling_the_last_dispatch_fails_on_the_gpu_too() {
     // units * 31 = a multiple of the units per dispatch.
     let episodes = units as usize;
     net.unpack(1).unwrap();
-    let gpu = kernel.run(&net, &normalizer(), 21, 3, 0, 1, episodes, 30);
+    let gpu = kernel
+        .run(&net, &normalizer(), 21, 3, 0, 1, episodes, 30)
+        .expect("every episode completes");
     let p = EpisodeParams {
         episodes: units,
         max_steps: 30,
@@ -478,11 +483,10 @@ fn work_filling_the_last_dispatch_fails_on_the_gpu_too() {
         3,
         0,
     );
-    assert_eq!(cpu.episodes, units - 1);
-    let e = gpu.expect_err("the kernel completed every episode: fix the twin too");
-    assert!(
-        e.to_string()
-            .contains(&format!("completed {} of {episodes}", units - 1)),
-        "{e}"
+    assert_eq!(cpu.episodes, units);
+    assert_eq!(gpu[0].total_return, cpu.total as f64);
+    assert_eq!(
+        (gpu[0].steps, gpu[0].stats.count),
+        (cpu.steps as u64, cpu.count as u64)
     );
 }
