@@ -188,7 +188,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             for (var j = 0u; j < D_OBS; j++) {
                 let delta = o[j] - mean[j];
                 mean[j] += delta / nf;
-                m2[j] += delta * (o[j] - mean[j]);
+                // Rounded on its own, as every product feeding a sum (no FMA on any driver).
+                m2[j] += rounded(delta * (o[j] - mean[j]), z0);
                 xin[j] = clamp((o[j] - norm[j]) * norm[D_OBS + j], -eparams.clip, eparams.clip);
             }
         }

@@ -436,9 +436,8 @@ fn sliced_episodes_match_cpu() {
                 (r.steps as u64, r.count as u64),
                 "{what}: steps"
             );
-            // Exact on lavapipe. The shader's Welford lines are not guarded by `rounded()`
-            // and divide in f32, so a driver that contracts to FMA or divides
-            // approximately would differ here in the last bits (and only here).
+            // Exact: the shader's Welford product goes through `rounded()`, so no driver
+            // can fuse it; a driver whose f32 division is approximate would differ here.
             let f64s = |x: &[f32]| x.iter().map(|&v| v as f64).collect::<Vec<_>>();
             assert_eq!(gr.stats.mean, f64s(&r.mean), "{what}: mean");
             assert_eq!(gr.stats.m2, f64s(&r.m2), "{what}: m2");
