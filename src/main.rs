@@ -1,11 +1,14 @@
 //! The `satr` command line: parses arguments and hands each command to [`satr::app`].
 
+mod cli_sweep;
+
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use satr::app::bench::{self, BenchArgs};
+use satr::app::sweep;
 use satr::app::train::{self, TrainArgs};
 use satr::app::{eval, info, process, replay, Engines, World};
 use satr::config::GpuMode;
@@ -59,6 +62,7 @@ enum Command {
         #[arg(long, hide = true)]
         print_digest: bool,
     },
+    Sweep(cli_sweep::SweepCli),
     /// Evaluate the mode genome of a checkpoint.
     Eval {
         /// Checkpoint file or run directory.
@@ -166,6 +170,7 @@ fn run(world: &World, cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Sweep(cli) => println!("{}", sweep::sweep(&engines, cli.args()?)?),
         Command::Eval {
             checkpoint,
             episodes,

@@ -3,9 +3,9 @@
 //! around either. One GPU device serves all the evaluators of a process (and rayon's
 //! global pool all the CPU ones), so several runs in one process share them.
 
-#[cfg(feature = "gpu")]
-use std::cell::OnceCell;
 use std::sync::Arc;
+#[cfg(feature = "gpu")]
+use std::sync::OnceLock;
 
 use super::error::TrainError;
 use super::world::World;
@@ -21,12 +21,13 @@ pub fn task_factory(info: &'static TaskInfo) -> TaskFactory {
     Arc::new(move || info.make().expect("the registry's tasks construct"))
 }
 
-/// Builds the evaluators of one process.
+/// Builds the evaluators of one process; shared by reference between the threads of
+/// a sweep (`Sync`), each building its own evaluators.
 pub struct Engines<'w> {
     world: &'w World,
     /// The process's GPU device, opened on first use (`None` inside: no adapter).
     #[cfg(feature = "gpu")]
-    gpu: OnceCell<Option<GpuContext>>,
+    gpu: OnceLock<Option<GpuContext>>,
 }
 
 impl<'w> Engines<'w> {
@@ -35,7 +36,7 @@ impl<'w> Engines<'w> {
         Engines {
             world,
             #[cfg(feature = "gpu")]
-            gpu: OnceCell::new(),
+            gpu: OnceLock::new(),
         }
     }
 
@@ -94,6 +95,12 @@ impl<'w> Engines<'w> {
     /// The process's GPU device, or `None` when there is no adapter.
     #[cfg(feature = "gpu")]
     pub fn gpu_context(&self) -> Result<Option<&GpuContext>, EngineError> {
+        if let Some(ctx) = self.gpu.get() {
+            return Ok(ctx.as_ref());
+        }
+        // Threads of a sweep asking at once open one device, not one each.
+        static OPENING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _opening = OPENING.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(ctx) = self.gpu.get() {
             return Ok(ctx.as_ref());
         }

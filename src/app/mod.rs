@@ -1,7 +1,8 @@
 //! The application layer: what the `satr` commands do, over the library below.
 //!
 //! ```text
-//! main.rs (parse only) -> app: train | eval | bench | info | replay
+//! main.rs (parse only) -> app: train | sweep | eval | bench | info | replay
+//!     sweep -> train's pieces per (cell, seed), in threads, then the summary
 //!     train -> run (loop, checkpoints, observers) -> trainer (one generation)
 //!           -> engines (every evaluator: cpu | gpu by mode | mpi wrap)
 //!                -> evaluation seam -> backends -> tasks
@@ -23,6 +24,7 @@ pub mod process;
 pub mod replay;
 pub mod run;
 pub mod run_dir;
+pub mod sweep;
 pub mod throughput;
 pub mod train;
 pub mod trainer;
