@@ -323,3 +323,139 @@ fn the_command_line_reads_a_sweep_file() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("--axis `nonsense`"), "{stderr}");
 }
+
+/// Waits until some run of the sweep in `dir` has written a generation.
+fn wait_for_a_generation(dir: &Path) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let started = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|cell| {
+                std::fs::read_dir(cell.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|run| {
+                        std::fs::read_to_string(run.path().join("metrics.jsonl"))
+                            .is_ok_and(|t| !t.is_empty())
+                    })
+            });
+        if started {
+            return;
+        }
+        assert!(t0.elapsed().as_secs() < 60, "the sweep never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_stopped_or_killed_sweep_finishes_on_a_rerun_as_if_never_stopped() {
+    use std::process::{Command, Stdio};
+    let out = tempfile::tempdir().unwrap();
+    let cli = |dir: &Path| -> Vec<String> {
+        let mut a: Vec<String> = vec!["sweep".into(), "--quiet".into()];
+        for s in tiny().into_iter().chain([
+            "generations=60".to_string(),
+            "run.checkpoint_every=4".to_string(),
+            "evaluation.max_episode_steps=200".to_string(),
+        ]) {
+            a.extend(["--set".to_string(), s]);
+        }
+        a.extend(
+            [
+                "--axis",
+                "population=8,12",
+                "--seeds",
+                "0,1",
+                "--jobs",
+                "2",
+                "--out",
+            ]
+            .map(String::from),
+        );
+        a.push(dir.display().to_string());
+        a
+    };
+    let start = |dir: &Path| {
+        Command::new(common::cli::BIN)
+            .args(cli(dir))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |dir: &Path| {
+        let args = cli(dir);
+        let o = common::cli::satr(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        common::cli::ok(&o);
+        let s = json(dir);
+        assert!(
+            statuses(&s)
+                .iter()
+                .all(|x| x == "finished" || x == "skipped"),
+            "{s}"
+        );
+        s
+    };
+    let reference = out.path().join("reference");
+    let whole = finish(&reference);
+    assert_eq!(statuses(&whole), vec!["finished"; 4]);
+
+    // SIGTERM: the active runs checkpoint, no new one starts, the summary is written.
+    let stopped = out.path().join("stopped");
+    let child = start(&stopped);
+    wait_for_a_generation(&stopped);
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let o = child.wait_with_output().unwrap();
+    common::cli::ok(&o);
+    let s = json(&stopped);
+    for (r, d) in statuses(&s).iter().zip(run_dirs(&s)) {
+        match r.as_str() {
+            "interrupted" => {
+                let ck =
+                    satr::checkpoint::Checkpoint::load(&d.join("checkpoints/latest.ckpt")).unwrap();
+                assert!(ck.generation < 60);
+            }
+            "not_started" => assert!(!d.exists(), "{}", d.display()),
+            "finished" => {}
+            other => panic!("{other}: {s}"),
+        }
+    }
+    // Signalled after the first generation of 4 x 60: something was left to do.
+    assert!(statuses(&s).iter().any(|x| x != "finished"), "{s}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("re-run the same command"), "{stdout}");
+
+    // SIGKILL: no checkpoint at the moment of death, whatever was written stays.
+    let killed = out.path().join("killed");
+    let mut child = start(&killed);
+    wait_for_a_generation(&killed);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let unfinished = run_dirs(&whole).iter().any(|d| {
+        let d = killed.join(d.strip_prefix(&reference).unwrap());
+        satr::checkpoint::Checkpoint::load(&d.join("checkpoints/latest.ckpt"))
+            .map_or(true, |ck| ck.generation < 60)
+    });
+    assert!(unfinished, "the sweep was killed after it had finished");
+
+    for dir in [&stopped, &killed] {
+        let s = finish(dir);
+        assert_eq!(cells_without_timing(&s), cells_without_timing(&whole));
+        for (a, b) in run_dirs(&whole).iter().zip(run_dirs(&s)) {
+            assert_eq!(
+                common::cli::metrics_without_timing(a),
+                common::cli::metrics_without_timing(&b),
+                "{}",
+                b.display()
+            );
+        }
+    }
+}
