@@ -459,3 +459,59 @@ fn a_stopped_or_killed_sweep_finishes_on_a_rerun_as_if_never_stopped() {
         }
     }
 }
+
+#[test]
+fn the_example_sweep_files_parse_and_their_cells_validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for f in std::fs::read_dir(root.join("configs/sweeps")).unwrap() {
+        let path = f.unwrap().path();
+        let spec = sweep::spec::SweepSpec::from_file(&path).unwrap();
+        let base = spec.base.as_ref().map(|b| root.join(b));
+        let text = base.map_or(String::new(), |b| std::fs::read_to_string(b).unwrap());
+        for cell in spec.cells() {
+            let o: Vec<String> = spec.set.iter().cloned().chain(cell.overrides()).collect();
+            Config::from_toml_with_overrides(&text, &o)
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), cell.label()));
+        }
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+/// Runs on one GPU device in parallel threads compute what they compute one at a time
+/// (each run builds its own evaluator over the process's one device).
+#[test]
+fn gpu_runs_in_parallel_share_one_device_and_agree() {
+    if common::context().is_none() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    for mode in ["host", "generation"] {
+        let set = [
+            "backend=\"gpu\"".to_string(),
+            format!("gpu.mode=\"{mode}\""),
+        ];
+        let set: Vec<&str> = set.iter().map(String::as_str).collect();
+        let (one, two) = (
+            out.path().join(format!("{mode}-1")),
+            out.path().join(format!("{mode}-2")),
+        );
+        run(args(&one, &set, &["population=8,12"], 1));
+        run(args(&two, &set, &["population=8,12"], 3));
+        let (s1, s2) = (json(&one), json(&two));
+        assert_eq!(statuses(&s2), vec!["finished"; 4], "{mode}");
+        assert_eq!(
+            cells_without_timing(&s1),
+            cells_without_timing(&s2),
+            "{mode}"
+        );
+        for (a, b) in run_dirs(&s1).iter().zip(run_dirs(&s2)) {
+            assert_eq!(
+                common::cli::metrics_without_timing(a),
+                common::cli::metrics_without_timing(&b),
+                "{mode}"
+            );
+        }
+    }
+}
