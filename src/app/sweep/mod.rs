@@ -320,7 +320,26 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
     // The workers: each takes the next job until none is left or a stop is requested.
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Result<bool, String>)>();
+    // The best final return so far (of the runs complete before or now), for the bar.
     let mut best: Option<(f64, String)> = None;
+    let last_k = spec.last_k;
+    let mut consider = move |rec: &RunRecord| -> (Option<f64>, String) {
+        let last = run_final(rec, last_k);
+        if let Some(v) = last.filter(|_| rec.status == "finished" || rec.status == "skipped") {
+            if best.as_ref().is_none_or(|(b, _)| v > *b) {
+                best = Some((v, format!("{} seed {}", rec.cell, rec.seed)));
+            }
+        }
+        let msg = best
+            .as_ref()
+            .map_or(String::new(), |(v, who)| format!("best {v:.2} ({who})"));
+        (last, msg)
+    };
+    if let Some(b) = &bar {
+        for r in records.iter().filter(|r| r.status == "skipped") {
+            b.set_message(consider(r).1);
+        }
+    }
     std::thread::scope(|s| {
         for _ in 0..args.jobs.max(1).min(jobs.len()) {
             let (tx, next, jobs, stop) = (tx.clone(), &next, &jobs, &stop);
@@ -358,18 +377,7 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
                     rec.error = Some(e);
                 }
             }
-            let last = RunDir {
-                path: PathBuf::from(&rec.dir),
-            }
-            .metrics()
-            .read()
-            .ok()
-            .and_then(|ms| summary::final_return(&ms, spec.last_k));
-            if let (Some(v), "finished") = (last, rec.status.as_str()) {
-                if best.as_ref().is_none_or(|(b, _)| v > *b) {
-                    best = Some((v, format!("{} seed {}", rec.cell, rec.seed)));
-                }
-            }
+            let (last, msg) = consider(rec);
             let final_text = last.map_or("-".into(), |v| format!("{v:.2}"));
             match &rec.error {
                 Some(e) => {
@@ -381,9 +389,7 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
             }
             if let Some(b) = &bar {
                 b.inc(1);
-                if let Some((v, who)) = &best {
-                    b.set_message(format!("best {v:.2} ({who})"));
-                }
+                b.set_message(msg);
             }
         }
     });
@@ -403,6 +409,15 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
         summary,
         interrupted,
     })
+}
+
+/// The final return of a run's metrics so far.
+fn run_final(rec: &RunRecord, last_k: usize) -> Option<f64> {
+    let dir = RunDir {
+        path: PathBuf::from(&rec.dir),
+    };
+    let ms = dir.metrics().read().ok()?;
+    summary::final_return(&ms, last_k)
 }
 
 /// The summary of every cell from its runs' metrics (complete runs only).
