@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use thiserror::Error;
 
 use self::spec::{Cell, SweepSpec};
-use self::summary::{CellSummary, RunRecord, Summary};
+use self::summary::{CellSummary, RunRecord, RunStatus, Summary};
 use super::engines::Engines;
 use super::error::TrainError;
 use super::observer::GenerationObserver;
@@ -77,22 +77,22 @@ pub struct SweepOutcome {
 
 impl std::fmt::Display for SweepOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let count = |s: &str| self.summary.runs.iter().filter(|r| r.status == s).count();
+        let count = |s: RunStatus| self.summary.runs.iter().filter(|r| r.status == s).count();
         write!(
             f,
             "sweep: {} runs: {} finished, {} skipped (done before), {} failed, {} invalid",
             self.summary.runs.len(),
-            count("finished"),
-            count("skipped"),
-            count("failed"),
-            count("invalid"),
+            count(RunStatus::Finished),
+            count(RunStatus::Skipped),
+            count(RunStatus::Failed),
+            count(RunStatus::Invalid),
         )?;
         if self.interrupted {
             write!(
                 f,
                 "; interrupted ({} stopped with a checkpoint, {} not started): re-run the same command to continue",
-                count("interrupted"),
-                count("not_started")
+                count(RunStatus::Interrupted),
+                count(RunStatus::NotStarted)
             )?;
         }
         write!(f, "; summary in {}", self.dir.join("summary.md").display())
@@ -205,6 +205,79 @@ fn run_job(engines: &Engines<'_>, job: &Job, stop: &Arc<AtomicBool>) -> Result<b
     Ok(run::run(&mut trainer, &dir, &opts, &mut observers)?.interrupted)
 }
 
+/// Every (cell, seed) sorted out before anything runs.
+struct Plan {
+    /// One per (cell, seed), in order; a job's stays `not_started` until it reports.
+    records: Vec<RunRecord>,
+    jobs: Vec<Job>,
+    /// Per cell, why its config is invalid.
+    invalid: Vec<Option<String>>,
+    /// The sweep's target, else the runs' `run.target_return`.
+    target: Option<f64>,
+}
+
+/// Sorts every (cell, seed) into invalid, failed (a run directory it must not
+/// touch), skipped (finished before), or a job (new or resumed).
+fn plan(spec: &SweepSpec, cells: &[Cell], base_text: &str, dir: &Path) -> Plan {
+    let mut p = Plan {
+        records: Vec::new(),
+        jobs: Vec::new(),
+        invalid: vec![None; cells.len()],
+        target: spec.target_return,
+    };
+    for (ci, cell) in cells.iter().enumerate() {
+        for &seed in &spec.seeds {
+            let label = cell.label();
+            let run_dir = RunDir {
+                path: dir.join(cell.dir_name()).join(format!("seed-{seed}")),
+            };
+            let mut record = RunRecord {
+                cell: label.clone(),
+                seed,
+                dir: run_dir.path.display().to_string(),
+                status: RunStatus::NotStarted,
+                error: None,
+            };
+            match cell_config(base_text, spec, cell, seed, dir) {
+                Err(e) => {
+                    if p.invalid[ci].is_none() {
+                        tracing::warn!(cell = %label, error = %e, "invalid cell: not run");
+                    }
+                    p.invalid[ci] = Some(e.to_string());
+                    record.status = RunStatus::Invalid;
+                    record.error = Some(e.to_string());
+                }
+                Ok(cfg) => {
+                    p.target = p.target.or(cfg.run.target_return);
+                    match finished(&run_dir, &cfg) {
+                        Ok(Some(true)) => {
+                            tracing::info!(cell = %label, seed, "skipped: finished before");
+                            record.status = RunStatus::Skipped;
+                        }
+                        Ok(done) => p.jobs.push(Job {
+                            index: p.records.len(),
+                            cfg,
+                            dir: run_dir,
+                            start: if done.is_some() {
+                                Start::Resume
+                            } else {
+                                Start::New
+                            },
+                        }),
+                        Err(e) => {
+                            tracing::warn!(cell = %label, seed, error = %e, "run failed");
+                            record.status = RunStatus::Failed;
+                            record.error = Some(e.to_string());
+                        }
+                    }
+                }
+            }
+            p.records.push(record);
+        }
+    }
+    p
+}
+
 /// Runs `satr sweep`.
 pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, SweepError> {
     if engines.world().size() > 1 {
@@ -240,62 +313,9 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
             c.dir_name()
         )));
     }
-    // Plan every (cell, seed): invalid, skipped, or a job.
-    let mut records = Vec::new();
-    let mut jobs = Vec::new();
-    let mut invalid = vec![None; cells.len()];
-    let mut target = spec.target_return;
-    for (ci, cell) in cells.iter().enumerate() {
-        for &seed in &spec.seeds {
-            let label = cell.label();
-            let run_dir = RunDir {
-                path: dir.join(cell.dir_name()).join(format!("seed-{seed}")),
-            };
-            let mut record = RunRecord {
-                cell: label.clone(),
-                seed,
-                dir: run_dir.path.display().to_string(),
-                status: String::new(),
-                error: None,
-            };
-            let cfg = match cell_config(&base_text, &spec, cell, seed, &dir) {
-                Ok(c) => c,
-                Err(e) => {
-                    if invalid[ci].is_none() {
-                        tracing::warn!(cell = %label, error = %e, "invalid cell: not run");
-                    }
-                    invalid[ci] = Some(e.to_string());
-                    record.status = "invalid".into();
-                    record.error = Some(e.to_string());
-                    records.push(record);
-                    continue;
-                }
-            };
-            target = target.or(cfg.run.target_return);
-            match finished(&run_dir, &cfg) {
-                Ok(Some(true)) => {
-                    tracing::info!(cell = %label, seed, "skipped: finished before");
-                    record.status = "skipped".into();
-                }
-                Ok(done) => jobs.push(Job {
-                    index: records.len(),
-                    cfg,
-                    dir: run_dir,
-                    start: if done.is_some() {
-                        Start::Resume
-                    } else {
-                        Start::New
-                    },
-                }),
-                Err(e) => {
-                    tracing::warn!(cell = %label, seed, error = %e, "run failed");
-                    record.status = "failed".into();
-                    record.error = Some(e.to_string());
-                }
-            }
-            records.push(record);
-        }
-    }
+    let plan = plan(&spec, &cells, &base_text, &dir);
+    let mut records = plan.records;
+    let jobs = plan.jobs;
     let total = records.len() as u64;
     let bar = args.progress.then(|| {
         let b = indicatif::ProgressBar::new(total);
@@ -325,7 +345,7 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
     let last_k = spec.last_k;
     let mut consider = move |rec: &RunRecord| -> (Option<f64>, String) {
         let last = run_final(rec, last_k);
-        if let Some(v) = last.filter(|_| rec.status == "finished" || rec.status == "skipped") {
+        if let Some(v) = last.filter(|_| rec.status.complete()) {
             if best.as_ref().is_none_or(|(b, _)| v > *b) {
                 best = Some((v, format!("{} seed {}", rec.cell, rec.seed)));
             }
@@ -336,7 +356,7 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
         (last, msg)
     };
     if let Some(b) = &bar {
-        for r in records.iter().filter(|r| r.status == "skipped") {
+        for r in records.iter().filter(|r| r.status == RunStatus::Skipped) {
             b.set_message(consider(r).1);
         }
     }
@@ -370,10 +390,10 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
         for (index, r) in rx {
             let rec = &mut records[index];
             match r {
-                Ok(false) => rec.status = "finished".into(),
-                Ok(true) => rec.status = "interrupted".into(),
+                Ok(false) => rec.status = RunStatus::Finished,
+                Ok(true) => rec.status = RunStatus::Interrupted,
                 Err(e) => {
-                    rec.status = "failed".into();
+                    rec.status = RunStatus::Failed;
                     rec.error = Some(e);
                 }
             }
@@ -398,11 +418,8 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
     }
     let interrupted = records
         .iter()
-        .any(|r| r.status.is_empty() || r.status == "interrupted");
-    for r in records.iter_mut().filter(|r| r.status.is_empty()) {
-        r.status = "not_started".into();
-    }
-    let summary = summarise(&spec, &cells, &invalid, records, target);
+        .any(|r| matches!(r.status, RunStatus::Interrupted | RunStatus::NotStarted));
+    let summary = summarise(&spec, &cells, &plan.invalid, records, plan.target);
     summary.write(&dir)?;
     Ok(SweepOutcome {
         dir,
@@ -443,9 +460,12 @@ fn summarise(
                 return CellSummary::invalid(label, values, n, why.clone());
             }
             let mine = records.iter().filter(|r| r.cell == label);
-            let failed = mine.clone().filter(|r| r.status == "failed").count();
+            let failed = mine
+                .clone()
+                .filter(|r| r.status == RunStatus::Failed)
+                .count();
             let runs: Vec<_> = mine
-                .filter(|r| r.status == "finished" || r.status == "skipped")
+                .filter(|r| r.status.complete())
                 .filter_map(|r| {
                     RunDir {
                         path: PathBuf::from(&r.dir),

@@ -190,15 +190,45 @@ impl CellSummary {
     }
 }
 
-/// What happened to one run in this invocation.
+/// What happened to one run in this invocation of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Ran to its end now.
+    Finished,
+    /// Finished before: not run again.
+    Skipped,
+    /// Stopped by a signal, with a checkpoint.
+    Interrupted,
+    /// An error (recorded); the sweep went on.
+    Failed,
+    /// The sweep was stopped before it started.
+    NotStarted,
+    /// Its cell's config does not validate.
+    Invalid,
+}
+
+impl RunStatus {
+    /// Whether the run's metrics are complete (it counts in the summary).
+    pub fn complete(self) -> bool {
+        matches!(self, RunStatus::Finished | RunStatus::Skipped)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).expect("status serialises");
+        f.write_str(v.as_str().expect("a unit variant"))
+    }
+}
+
+/// One run of the sweep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
     pub cell: String,
     pub seed: u64,
     pub dir: String,
-    /// `finished`, `skipped` (finished before), `interrupted`, `failed`, `not_started`
-    /// (the sweep was stopped first) or `invalid`.
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
 }
 
@@ -345,7 +375,7 @@ impl Summary {
         let problems: Vec<&RunRecord> = self
             .runs
             .iter()
-            .filter(|r| r.error.is_some() && r.status != "invalid")
+            .filter(|r| r.error.is_some() && r.status != RunStatus::Invalid)
             .collect();
         if !problems.is_empty() {
             s.push_str("\n## Runs with errors\n\n");
