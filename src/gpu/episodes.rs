@@ -129,6 +129,16 @@ impl EpisodeKernel {
         self.capacity
     }
 
+    /// The carried state of the first `members` members after the last [`run`]
+    /// (`CARRY_WORDS` words each, the layout `NetPlan::episode_header` generates): what
+    /// tests compare with the CPU twin's `cpu::episodes::EpisodeCarry`.
+    ///
+    /// [`run`]: EpisodeKernel::run
+    pub fn read_carry(&self, members: usize) -> Result<Vec<u32>, EngineError> {
+        let words = self.plan.carry_words() as u64 * members.min(self.capacity) as u64;
+        read_words(&self.ctx, &self.carry, 0, words)
+    }
+
     /// Environment steps or episode resets per dispatch (see [`units_per_dispatch`]).
     pub fn units_per_dispatch(&self) -> u32 {
         self.units

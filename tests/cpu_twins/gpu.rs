@@ -1,7 +1,7 @@
 //! The GPU half of `tests/cpu_twins.rs`: each kernel's output against its CPU twin's,
 //! exactly. Every use of the GPU driver API sits in the helpers at the top.
 
-use satr::cpu::episodes::{run_episodes, EpisodeParams};
+use satr::cpu::episodes::{run_episodes, EpisodeCarry, EpisodeParams};
 use satr::cpu::reductions::fixed_point_reductions;
 use satr::cpu::{reset_state, rsnn_step, unpack_net, NetState, PackedNet};
 use satr::distribution::words_for;
@@ -118,6 +118,43 @@ fn gpu_episodes(
 }
 
 // ---- the comparisons ----
+
+/// The carried state as `episodes.wgsl` leaves it (head, then from `CARRY_NEURONS` =
+/// head + task room: v, syn, rate, then the spike words, excitatory then inhibitory)
+/// against the CPU twin's final carry, word for word.
+fn assert_carry(gpu: &[u32], cpu: &EpisodeCarry<Ring>, s: &Shape, what: &str) {
+    use satr::gpu::plan::{CARRY_HEAD_WORDS, CARRY_TASK_MAX};
+    let head = [cpu.episode, cpu.step, cpu.open as u32, cpu.ret.to_bits()];
+    assert_eq!(
+        &gpu[..4],
+        &head,
+        "{what}: carry head (episode, step, open, return)"
+    );
+    let n = s.neurons;
+    let at = (CARRY_HEAD_WORDS + CARRY_TASK_MAX) as usize;
+    let st = &cpu.state;
+    for (k, (name, x)) in [("v", &st.v), ("syn", &st.i_syn), ("rate", &st.rate)]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            &gpu[at + k * n..at + (k + 1) * n],
+            bits(&x[..n]).as_slice(),
+            "{what}: carried {name}"
+        );
+    }
+    let words32 = |z: &[u64], count: usize| -> Vec<u32> {
+        (0..count.div_ceil(32))
+            .map(|w| (z[w / 2] >> (32 * (w % 2))) as u32)
+            .collect()
+    };
+    let spikes = [words32(&st.z_exc, s.n_exc), words32(&st.z_inh, s.n_inh())].concat();
+    assert_eq!(
+        &gpu[at + 3 * n..],
+        spikes.as_slice(),
+        "{what}: carried spikes"
+    );
+}
 
 /// A CPU packed net in the GPU's 32-bit layout (`unpack_net.wgsl`'s header comment):
 /// row words split in two, column word `[w][n]` from half `w % 2` of CPU word `[w / 2][n]`.
@@ -426,9 +463,18 @@ fn sliced_episodes_match_cpu() {
             units,
         };
         let mut sliced = false;
+        let carry = kernel.read_carry(members).unwrap();
+        let cw = net.plan.carry_words() as usize;
         for (m, gr) in gpu.iter().enumerate() {
             let cpu_net = PackedNet::from_genome(s, &g[m * words..(m + 1) * words]);
-            let (r, _) = run_episodes::<Ring>(&cpu_net, &c, &p, &norm, 21, 3, (offset + m) as u32);
+            let (r, cpu_carry) =
+                run_episodes::<Ring>(&cpu_net, &c, &p, &norm, 21, 3, (offset + m) as u32);
+            assert_carry(
+                &carry[m * cw..(m + 1) * cw],
+                &cpu_carry,
+                &s,
+                &format!("max_steps {max_steps} member {m}"),
+            );
             let what = format!("max_steps {max_steps} member {m} (units {units})");
             assert_eq!(gr.total_return, r.total as f64, "{what}: return");
             assert_eq!(
