@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{io_error, TrainError};
+use crate::optimizer::UpdateStats;
 
-/// One line of `metrics.jsonl` (SPEC 7); `None` is written as `null`.
+/// One line of `metrics.jsonl` (SPEC 7); `None` is written as `null`. The update's
+/// figures are the optimizer's own [`UpdateStats`], flattened into the line in their
+/// order, so the KL recorded is the KL the rule reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub generation: u32,
@@ -17,14 +20,8 @@ pub struct Metrics {
     pub train_return_mean: f64,
     pub train_return_max: f64,
     pub train_return_min: f64,
-    pub total_energy: Option<f64>,
-    pub signal_energy: Option<f64>,
-    pub snr: Option<f64>,
-    pub kl_budget: Option<f64>,
-    pub kl: f64,
-    pub eta: Option<f64>,
-    pub entropy: f64,
-    pub clip_fraction: f64,
+    #[serde(flatten)]
+    pub update: UpdateStats,
     pub env_steps: u64,
     pub wall_s: f64,
     pub env_steps_per_s: f64,
@@ -128,14 +125,16 @@ mod tests {
             train_return_mean: 1.5,
             train_return_max: 2.0,
             train_return_min: 0.1 + 0.2,
-            total_energy: Some(1e-300),
-            signal_energy: None,
-            snr: Some(f64::MIN_POSITIVE),
-            kl_budget: None,
-            kl: 92.1047914891415,
-            eta: Some(1.0),
-            entropy: 0.69,
-            clip_fraction: 0.0,
+            update: UpdateStats {
+                total_energy: Some(1e-300),
+                signal_energy: None,
+                snr: Some(f64::MIN_POSITIVE),
+                kl_budget: None,
+                kl: 92.1047914891415,
+                eta: Some(1.0),
+                entropy: 0.69,
+                clip_fraction: 0.0,
+            },
             env_steps: u64::MAX,
             wall_s: 0.25,
             env_steps_per_s: 3.0,

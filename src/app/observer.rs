@@ -54,7 +54,7 @@ impl GenerationObserver for ProgressBar {
             "eval {} train {:.1} kl {:.3} {:.0} env-steps/s",
             eval_text(m),
             m.train_return_mean,
-            m.kl,
+            m.update.kl,
             m.env_steps_per_s
         ));
         Ok(())
@@ -74,7 +74,7 @@ impl GenerationObserver for LogLine {
             generation = m.generation,
             eval_return = %eval_text(m),
             train_mean = %format!("{:.2}", m.train_return_mean),
-            kl = %format!("{:.4}", m.kl),
+            kl = %format!("{:.4}", m.update.kl),
             env_steps_per_s = %format!("{:.0}", m.env_steps_per_s),
             "generation done"
         );

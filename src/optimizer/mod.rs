@@ -31,7 +31,7 @@ pub struct OptimizerState {
 }
 
 /// What one update reports (SPEC 4.2 / 7); `None` where a rule has no such value.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UpdateStats {
     /// `E_tot` (every rule).
     pub total_energy: Option<f64>,

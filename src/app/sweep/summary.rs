@@ -177,8 +177,8 @@ impl CellSummary {
                 .iter()
                 .filter_map(|r| run_drawdown(r, target))
                 .reduce(f64::max),
-            kl_mean: mean(&per_run(|m| m.kl)),
-            entropy_mean: mean(&per_run(|m| m.entropy)),
+            kl_mean: mean(&per_run(|m| m.update.kl)),
+            entropy_mean: mean(&per_run(|m| m.update.entropy)),
         }
     }
 
@@ -397,6 +397,7 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optimizer::UpdateStats;
 
     #[test]
     fn the_t_interval_matches_the_table() {
@@ -434,14 +435,11 @@ mod tests {
             train_return_mean: 0.0,
             train_return_max: 0.0,
             train_return_min: 0.0,
-            total_energy: None,
-            signal_energy: None,
-            snr: None,
-            kl_budget: None,
-            kl: generation as f64,
-            eta: None,
-            entropy: 1.0,
-            clip_fraction: 0.0,
+            update: UpdateStats {
+                kl: generation as f64,
+                entropy: 1.0,
+                ..UpdateStats::default()
+            },
             env_steps: 100 * (generation as u64 + 1),
             wall_s: generation as f64,
             env_steps_per_s: 0.0,
