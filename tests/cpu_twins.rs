@@ -17,19 +17,15 @@ use satr::evaluation::{GenerationRequest, Normalizer, PopulationEvaluator, TaskF
 use satr::network::{Constants, NetworkConfig, Shape};
 use satr::tasks::{Action, ActionSpace, Step, Task, TaskError};
 
-/// xorshift: test inputs only.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+// `common` (GPU helpers) is a module here only with the `gpu` feature; without it the
+// CPU tests take the generator by path.
+#[cfg(feature = "gpu")]
+use common::xorshift::Rng;
+#[cfg(not(feature = "gpu"))]
+#[path = "common/xorshift.rs"]
+mod xorshift;
+#[cfg(not(feature = "gpu"))]
+use xorshift::Rng;
 
 fn shape(neurons: usize, exc_ratio: f64, obs: usize, act: usize) -> (Shape, Constants) {
     let cfg = NetworkConfig {

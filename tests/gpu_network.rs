@@ -12,21 +12,8 @@ use satr::gpu::plan::{NetOptions, NetPlan};
 use satr::gpu::GpuContext;
 use satr::network::{Constants, NetworkConfig, Shape};
 mod common;
+use common::xorshift::Rng;
 use common::{assert_poisoned, context};
-
-/// xorshift: test inputs only.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// The packed nets of `unpack_net.wgsl`, built on the host from the genome bits: per
 /// member `w_in [2d][NW]`, `h_exc [WE][N]`, `h_inh [WI][N]`, `w_out [A][NW]` u32 words.

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 pub mod cli;
 pub mod gpu_tasks;
+pub mod xorshift;
 
 use satr::gpu::device::{read_words, POISON};
 use satr::gpu::GpuContext;
