@@ -24,6 +24,23 @@ pub enum Signal {
     Raw,
     /// `S = max(0, S_u)`, optionally smoothed by `beta_s`.
     Unbiased,
+    /// `S = max(0, C)` with `C` the Fisher inner product of this generation's
+    /// gradient and the previous one's, optionally smoothed by `beta_s`: the two
+    /// generations' noises are independent, so `C` estimates the signal energy
+    /// without the single-generation noise floor that `S_u` subtracts.
+    Cross,
+}
+
+/// How the KL budget follows the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// `delta = epsilon * S` (nats per unit of signal energy).
+    Energy,
+    /// `delta = epsilon * max(r, budget_floor)` with `r = S / E_tot` the signal's
+    /// share of the gradient energy (both smoothed alike): `epsilon` nats under a
+    /// clean signal, contracting with the noise share, never below the floor.
+    Snr,
 }
 
 /// The step direction of SATR and fixed-KL.
@@ -56,15 +73,20 @@ pub struct OptimizerConfig {
     pub signal: Signal,
     /// Step direction (`satr` and `fixed_kl`).
     pub direction: Direction,
+    /// How the budget follows the signal (`satr`).
+    pub budget: Budget,
+    /// Smallest signal share `budget = snr` uses, in [0, 1].
+    pub budget_floor: f64,
     /// Fitness shaping before the reductions.
     pub shaping: Shaping,
-    /// KL budget per unit of signal energy (`satr`).
+    /// KL budget per unit of signal energy (`satr`, `budget = energy`), or the
+    /// budget in nats under a clean signal (`budget = snr`).
     pub epsilon: f64,
     /// Upper bound on the KL budget (`satr`).
     pub delta_max: f64,
     /// Largest step multiplier for `direction = natural`.
     pub eta_max: f64,
-    /// EMA factor for `signal = unbiased` (0 = no smoothing).
+    /// EMA factor for `signal = unbiased | cross` (0 = no smoothing).
     pub beta_s: f64,
     /// Constant KL budget of `fixed_kl`.
     pub fixed_delta: f64,
@@ -86,6 +108,8 @@ impl Default for OptimizerConfig {
             rule: Rule::Satr,
             signal: Signal::Raw,
             direction: Direction::Adam,
+            budget: Budget::Energy,
+            budget_floor: 0.1,
             shaping: Shaping::CenteredRanks,
             epsilon: 15.0,
             delta_max: 1e9,
@@ -117,6 +141,12 @@ impl OptimizerConfig {
         require("delta_max", self.delta_max, non_neg, NON_NEG)?;
         require("eta_max", self.eta_max, positive, POSITIVE)?;
         require("beta_s", self.beta_s, unit, UNIT)?;
+        require(
+            "budget_floor",
+            self.budget_floor,
+            |x| (0.0..=1.0).contains(&x),
+            "[0, 1]",
+        )?;
         require("fixed_delta", self.fixed_delta, non_neg, NON_NEG)?;
         require("p_min", self.p_min, |x| x > 0.0 && x < 0.5, "(0, 0.5)")?;
         require("lr", self.lr, positive, POSITIVE)?;

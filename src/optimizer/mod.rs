@@ -9,7 +9,7 @@ mod shaping;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::config::{Direction, OptimizerConfig, Rule, Shaping, Signal};
+pub use self::config::{Budget, Direction, OptimizerConfig, Rule, Shaping, Signal};
 use self::fisher::{
     apply, chunked_sum, clip, energies_with_gradient, entropy_term, kl_at, largest_step,
 };
@@ -26,8 +26,14 @@ pub struct OptimizerState {
     pub v: Vec<f64>,
     /// Adam step count.
     pub t: u64,
-    /// EMA of the unbiased signal energy, once started.
+    /// EMA of the unclamped signal estimate (`S_u` or `C`), once started.
     pub signal_ema: Option<f64>,
+    /// EMA of `E_tot` with the same factor (`budget = snr` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_ema: Option<f64>,
+    /// The previous generation's gradient (`signal = cross` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prev_gradient: Vec<f64>,
 }
 
 /// What one update reports (SPEC 4.2 / 7); `None` where a rule has no such value.
@@ -70,6 +76,8 @@ impl Optimizer {
                 v: vec![0.0; dim],
                 t: 0,
                 signal_ema: None,
+                energy_ema: None,
+                prev_gradient: Vec::new(),
             },
         }
     }
@@ -109,10 +117,14 @@ impl Optimizer {
                 apply(p, &d, 1.0, lo, hi);
             }
             Rule::Satr | Rule::FixedKl => {
-                let signal = self.signal_energy(&e);
-                let delta = match cfg.rule {
-                    Rule::FixedKl => cfg.fixed_delta,
-                    _ => (cfg.epsilon * signal).min(cfg.delta_max),
+                let signal = self.signal_energy(p, &g, &e);
+                let delta = match (cfg.rule, cfg.budget) {
+                    (Rule::FixedKl, _) => cfg.fixed_delta,
+                    (_, Budget::Energy) => (cfg.epsilon * signal).min(cfg.delta_max),
+                    (_, Budget::Snr) => {
+                        let share = self.signal_share(signal, e.total);
+                        (cfg.epsilon * share.max(cfg.budget_floor)).min(cfg.delta_max)
+                    }
                 };
                 // NaN only from a config that failed validation; never step on it.
                 let delta = if delta.is_nan() { 0.0 } else { delta.max(0.0) };
@@ -149,23 +161,48 @@ impl Optimizer {
 
     /// `S` of SPEC 4.1 for the configured `signal`, advancing the EMA.
     ///
-    /// The EMA smooths the *unclamped* unbiased estimate and the clamp comes
-    /// after: `ema_1 = S_u(1)`, `ema_n = beta_s * ema_{n-1} + (1 - beta_s) * S_u(n)`,
-    /// `S = max(0, ema_n)`. Averaging before clamping keeps the average
-    /// unbiased; clamping first would turn pure noise into a positive budget.
-    /// Starting from the first estimate (not from 0) avoids a bias correction.
-    fn signal_energy(&mut self, e: &Energies) -> f64 {
-        match self.config.signal {
-            Signal::Raw => e.total,
-            Signal::Unbiased => {
-                let beta = self.config.beta_s;
-                let ema = match self.state.signal_ema {
-                    Some(prev) if prev.is_finite() => beta * prev + (1.0 - beta) * e.unbiased,
-                    _ => e.unbiased,
-                };
-                self.state.signal_ema = Some(ema);
-                ema.max(0.0)
+    /// The EMA smooths the *unclamped* estimate and the clamp comes after:
+    /// `ema_1 = X(1)`, `ema_n = beta_s * ema_{n-1} + (1 - beta_s) * X(n)`,
+    /// `S = max(0, ema_n)`, with `X = S_u` (`unbiased`) or `X = C` (`cross`).
+    /// Averaging before clamping keeps the average unbiased; clamping first
+    /// would turn pure noise into a positive budget. Starting from the first
+    /// estimate (not from 0) avoids a bias correction.
+    ///
+    /// `C = sum_i g_i g'_i / v_i` pairs this gradient with the previous
+    /// generation's `g'` in the metric of the current `p`. Each generation's noise
+    /// is independent of the other's, so while `p` moves little `C` is unbiased for
+    /// the signal energy. The first generation has no `g'` and uses `S_u`.
+    fn signal_energy(&mut self, p: &[f64], g: &[f64], e: &Energies) -> f64 {
+        let estimate = match self.config.signal {
+            Signal::Raw => return e.total,
+            Signal::Unbiased => e.unbiased,
+            Signal::Cross => {
+                let prev = std::mem::replace(&mut self.state.prev_gradient, g.to_vec());
+                if prev.len() == g.len() {
+                    let [c] = chunked_sum(p.len(), |i| [g[i] * prev[i] / (p[i] * (1.0 - p[i]))]);
+                    c
+                } else {
+                    e.unbiased
+                }
             }
+        };
+        let ema = smooth(self.state.signal_ema, estimate, self.config.beta_s);
+        self.state.signal_ema = Some(ema);
+        ema.max(0.0)
+    }
+
+    /// `r = S / E_tot` in [0, 1] for `budget = snr`, `E_tot` smoothed as `S` is
+    /// (so with `beta_s = 0` and `signal = unbiased`, `r = rho`).
+    fn signal_share(&mut self, signal: f64, total: f64) -> f64 {
+        if self.config.signal == Signal::Raw {
+            return 1.0;
+        }
+        let ema = smooth(self.state.energy_ema, total, self.config.beta_s);
+        self.state.energy_ema = Some(ema);
+        if ema > 0.0 {
+            (signal / ema).clamp(0.0, 1.0)
+        } else {
+            0.0
         }
     }
 
@@ -194,5 +231,13 @@ impl Optimizer {
                 lr * (*m / bc1) / ((*v / bc2).sqrt() + eps)
             })
             .collect()
+    }
+}
+
+/// One EMA step that starts from its first value (a non-finite history restarts it).
+fn smooth(prev: Option<f64>, x: f64, beta: f64) -> f64 {
+    match prev {
+        Some(prev) if prev.is_finite() => beta * prev + (1.0 - beta) * x,
+        _ => x,
     }
 }

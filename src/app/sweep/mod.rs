@@ -20,10 +20,11 @@ use std::sync::mpsc;
 use thiserror::Error;
 
 use self::jobs::{plan, run_job};
-use self::spec::{Cell, SweepSpec};
+use self::spec::{Cell, StepsBudget, SweepSpec};
 use self::summary::{CellSummary, RunRecord, RunStatus, Summary};
 use super::engines::Engines;
 use super::error::TrainError;
+use super::metrics::Metrics;
 use super::process;
 use super::run_dir::RunDir;
 
@@ -278,11 +279,40 @@ fn summarise(
     records: Vec<RunRecord>,
     target: Option<f64>,
 ) -> Summary {
+    let read = |r: &RunRecord| {
+        RunDir {
+            path: PathBuf::from(&r.dir),
+        }
+        .metrics()
+        .read()
+        .ok()
+    };
+    let labels: Vec<String> = cells.iter().map(Cell::label).collect();
+    let runs: Vec<Vec<Vec<Metrics>>> = labels
+        .iter()
+        .map(|label| {
+            records
+                .iter()
+                .filter(|r| &r.cell == label && r.status.complete())
+                .filter_map(read)
+                .collect()
+        })
+        .collect();
+    let budget = match spec.env_steps_budget {
+        Some(StepsBudget::Steps(b)) => Some(b),
+        Some(StepsBudget::Fewest) => runs
+            .iter()
+            .flatten()
+            .filter_map(|ms| ms.last().map(|m| m.env_steps))
+            .min(),
+        None => None,
+    };
     let rows = cells
         .iter()
+        .zip(labels)
         .zip(invalid)
-        .map(|(cell, bad)| {
-            let label = cell.label();
+        .zip(runs)
+        .map(|(((cell, label), bad), runs)| {
             let values: Vec<(String, String)> = cell
                 .values
                 .iter()
@@ -292,21 +322,13 @@ fn summarise(
             if let Some(why) = bad {
                 return CellSummary::invalid(label, values, n, why.clone());
             }
-            let mine = records.iter().filter(|r| r.cell == label);
-            let failed = mine
-                .clone()
-                .filter(|r| r.status == RunStatus::Failed)
+            let failed = records
+                .iter()
+                .filter(|r| r.cell == label && r.status == RunStatus::Failed)
                 .count();
-            let runs: Vec<_> = mine
-                .filter(|r| r.status.complete())
-                .filter_map(|r| {
-                    RunDir {
-                        path: PathBuf::from(&r.dir),
-                    }
-                    .metrics()
-                    .read()
-                    .ok()
-                })
+            let runs: Vec<_> = runs
+                .into_iter()
+                .map(|ms| summary::within_budget(ms, budget))
                 .collect();
             CellSummary::new(label, values, n, failed, &runs, target, spec.last_k)
         })
@@ -317,6 +339,7 @@ fn summarise(
         seeds: spec.seeds.clone(),
         target_return: target,
         last_k: spec.last_k,
+        env_steps_budget: budget,
         cells: rows,
         runs: records,
     }

@@ -6,12 +6,17 @@
 //! seeds = [0, 1, 2]
 //! target_return = -100.0          # optional: success, time to target, drawdown
 //! last_k = 5                      # final return = mean of the last k eval returns
+//! env_steps_budget = 2000000      # optional: score each run up to this many env steps,
+//!                                 # or "fewest": the fewest any complete run took
 //! out = "sweeps/acrobot"          # optional: the sweep directory
 //! [set]                           # fixed overrides, as --set
 //! generations = 40
 //! [axes]                          # any config key = the values it takes
 //! "optimizer.rule" = ["satr", "ec"]
 //! population = [8, 32]
+//! # A value may be a named variant: a table of overrides applied together.
+//! rule = [{ name = "ec", "optimizer.rule" = "ec" },
+//!         { name = "satr-e5", "optimizer.rule" = "satr", "optimizer.epsilon" = 5.0 }]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -73,21 +78,51 @@ impl Cell {
             .join("_")
     }
 
-    /// The cell as `--set` overrides.
+    /// The cell as `--set` overrides (a variant's overrides in its table's key order).
     pub fn overrides(&self) -> Vec<String> {
-        self.values
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect()
+        let mut out = Vec::new();
+        for (k, v) in &self.values {
+            match v {
+                toml::Value::Table(t) => {
+                    let mut pairs = Vec::new();
+                    flatten("", t, &mut pairs);
+                    out.extend(
+                        pairs
+                            .into_iter()
+                            .filter(|(key, _)| key != VARIANT_NAME)
+                            .map(|(key, v)| format!("{key}={v}")),
+                    );
+                }
+                v => out.push(format!("{k}={v}")),
+            }
+        }
+        out
     }
 }
 
-/// A value as a reader writes it: strings without quotes.
+/// The key naming a variant (a table value of an axis).
+pub const VARIANT_NAME: &str = "name";
+
+/// A value as a reader writes it: strings without quotes, a variant by its name.
 pub fn value_text(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Table(t) => match t.get(VARIANT_NAME) {
+            Some(toml::Value::String(s)) => s.clone(),
+            _ => "unnamed".into(),
+        },
         v => v.to_string(),
     }
+}
+
+/// Up to how many env steps each run is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepsBudget {
+    /// A fixed number.
+    Steps(u64),
+    /// The fewest env steps any complete run of the sweep took (`"fewest"`): every run
+    /// is scored at the same environment-step count, whatever its episode lengths.
+    Fewest,
 }
 
 /// A complete sweep.
@@ -102,6 +137,9 @@ pub struct SweepSpec {
     /// The return that counts as success (default: the base config's `run.target_return`).
     pub target_return: Option<f64>,
     pub last_k: usize,
+    /// Score each run only on its generations up to this many env steps (so that
+    /// cells compare at equal environment steps whatever their episode lengths).
+    pub env_steps_budget: Option<StepsBudget>,
     /// The sweep directory named in the file.
     pub out: Option<PathBuf>,
 }
@@ -115,6 +153,7 @@ struct SweepFile {
     seeds: Option<Vec<u64>>,
     target_return: Option<f64>,
     last_k: Option<usize>,
+    env_steps_budget: Option<toml::Value>,
     out: Option<String>,
     #[serde(default)]
     set: toml::Table,
@@ -178,6 +217,7 @@ impl SweepSpec {
                 seeds: vec![0],
                 target_return: None,
                 last_k: DEFAULT_LAST_K,
+                env_steps_budget: None,
                 out: None,
             },
         };
@@ -230,6 +270,16 @@ impl SweepSpec {
             seeds: f.seeds.unwrap_or_else(|| vec![0]),
             target_return: f.target_return,
             last_k: f.last_k.unwrap_or(DEFAULT_LAST_K),
+            env_steps_budget: f
+                .env_steps_budget
+                .map(|v| match v {
+                    toml::Value::Integer(n) if n >= 1 => Ok(StepsBudget::Steps(n as u64)),
+                    toml::Value::String(s) if s == "fewest" => Ok(StepsBudget::Fewest),
+                    v => Err(at(format!(
+                        "env_steps_budget = {v}: expected a number of steps >= 1 or \"fewest\""
+                    ))),
+                })
+                .transpose()?,
             out: f.out.map(PathBuf::from),
         })
     }
@@ -266,6 +316,11 @@ impl SweepSpec {
                     a.key
                 )));
             }
+            for v in &a.values {
+                if let toml::Value::Table(t) = v {
+                    check_variant(&a.key, t)?;
+                }
+            }
         }
         Ok(())
     }
@@ -287,6 +342,29 @@ impl SweepSpec {
         }
         cells
     }
+}
+
+/// A variant needs a string `name` and at least one override, none of them placing runs.
+fn check_variant(axis: &str, t: &toml::Table) -> Result<(), SweepError> {
+    let bad = |m: &str| SweepError::Spec(format!("axis `{axis}`: a variant {m}"));
+    match t.get(VARIANT_NAME) {
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => {}
+        _ => return Err(bad("needs `name = \"...\"` (a non-empty string)")),
+    }
+    let mut pairs = Vec::new();
+    flatten("", t, &mut pairs);
+    let keys: Vec<_> = pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != VARIANT_NAME)
+        .collect();
+    if keys.is_empty() {
+        return Err(bad("sets no config key"));
+    }
+    if let Some(k) = keys.iter().find(|k| **k == "seed" || k.starts_with("run.")) {
+        return Err(bad(&format!("sets `{k}`, which the sweep sets itself")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -343,5 +421,38 @@ mod tests {
         std::fs::write(&p, "seedz = [1]\n").unwrap();
         let e = SweepSpec::from_file(&p).unwrap_err().to_string();
         assert!(e.contains("seedz"), "{e}");
+    }
+
+    #[test]
+    fn a_variant_sets_its_keys_together_under_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v.toml");
+        std::fs::write(
+            &p,
+            "[axes]\npopulation = [8]\nrule = [{ name = \"ec lr\", \"optimizer.rule\" = \"ec\", optimizer = { lr = 0.1 } }, { name = \"satr\", \"optimizer.rule\" = \"satr\" }]\n",
+        )
+        .unwrap();
+        let spec = SweepSpec::load(Some(&p), None, &[], &[], None).unwrap();
+        let cells = spec.cells();
+        assert_eq!(cells.len(), 2);
+        assert_eq!(cells[0].label(), "population=8 rule=ec lr");
+        assert_eq!(cells[0].dir_name(), "population-8_rule-ec-lr");
+        assert_eq!(
+            cells[0].overrides(),
+            vec!["population=8", "optimizer.lr=0.1", "optimizer.rule=\"ec\""]
+        );
+        for (bad, why) in [
+            ("rule = [{ \"optimizer.rule\" = \"ec\" }]", "name"),
+            ("rule = [{ name = \"x\" }]", "no config key"),
+            ("rule = [{ name = \"x\", seed = 3 }]", "seed"),
+            (
+                "rule = [{ name = \"x\", run = { name = \"y\" } }]",
+                "run.name",
+            ),
+        ] {
+            std::fs::write(&p, format!("[axes]\n{bad}\n")).unwrap();
+            let e = SweepSpec::load(Some(&p), None, &[], &[], None).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
     }
 }

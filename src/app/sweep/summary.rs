@@ -60,6 +60,15 @@ pub fn final_return(ms: &[Metrics], k: usize) -> Option<f64> {
     (!last.is_empty()).then(|| last.iter().sum::<f64>() / last.len() as f64)
 }
 
+/// The generations of a run done within `budget` cumulative env steps (all of them
+/// without a budget).
+pub fn within_budget(mut ms: Vec<Metrics>, budget: Option<u64>) -> Vec<Metrics> {
+    if let Some(b) = budget {
+        ms.retain(|m| m.env_steps <= b);
+    }
+    ms
+}
+
 /// The first record whose eval return reaches `target`.
 pub fn first_reaching(ms: &[Metrics], target: f64) -> Option<&Metrics> {
     ms.iter()
@@ -240,6 +249,8 @@ pub struct Summary {
     pub seeds: Vec<u64>,
     pub target_return: Option<f64>,
     pub last_k: usize,
+    /// Runs were scored up to this many env steps.
+    pub env_steps_budget: Option<u64>,
     pub cells: Vec<CellSummary>,
     pub runs: Vec<RunRecord>,
 }
@@ -335,6 +346,12 @@ impl Summary {
             self.last_k,
             self.target_return.map_or("none".into(), |t| t.to_string()),
         );
+        if let Some(b) = self.env_steps_budget {
+            let _ = writeln!(
+                s,
+                "Each run scored on its generations within {b} env steps.\n"
+            );
+        }
         s.push_str("| cell | runs | final return (mean ± std) | 95% CI | success | gens to target | env steps to target | worst drawdown | KL | entropy |\n");
         s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
         for c in &self.cells {
