@@ -1,5 +1,6 @@
 //! The `satr` command line: parses arguments and hands each command to [`satr::app`].
 
+mod cli_plot;
 mod cli_sweep;
 
 use std::path::PathBuf;
@@ -8,9 +9,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use satr::app::bench::{self, BenchArgs};
-use satr::app::sweep;
 use satr::app::train::{self, TrainArgs};
 use satr::app::{eval, info, process, replay, Engines, World};
+use satr::app::{plot, sweep};
 use satr::config::GpuMode;
 
 #[derive(Parser)]
@@ -63,6 +64,7 @@ enum Command {
         print_digest: bool,
     },
     Sweep(cli_sweep::SweepCli),
+    Plot(cli_plot::PlotCli),
     /// Evaluate the mode genome of a checkpoint.
     Eval {
         /// Checkpoint file or run directory.
@@ -171,6 +173,7 @@ fn run(world: &World, cli: Cli) -> Result<()> {
             }
         }
         Command::Sweep(cli) => println!("{}", sweep::sweep(&engines, cli.args()?)?),
+        Command::Plot(cli) => println!("{}", plot::plot(&cli.args())?),
         Command::Eval {
             checkpoint,
             episodes,

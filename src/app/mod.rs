@@ -1,8 +1,9 @@
 //! The application layer: what the `satr` commands do, over the library below.
 //!
 //! ```text
-//! main.rs (parse only) -> app: train | sweep | eval | bench | info | replay
+//! main.rs (parse only) -> app: train | sweep | plot | eval | bench | info | replay
 //!     sweep -> train's pieces per (cell, seed), in threads, then the summary
+//!     plot  -> run and sweep directories' metrics -> PNG / SVG
 //!     train -> run (loop, checkpoints, observers) -> trainer (one generation)
 //!           -> engines (every evaluator: cpu | gpu by mode | mpi wrap)
 //!                -> evaluation seam -> backends -> tasks
@@ -20,6 +21,7 @@ pub mod eval;
 pub mod info;
 pub mod metrics;
 pub mod observer;
+pub mod plot;
 pub mod process;
 pub mod replay;
 pub mod run;
