@@ -166,3 +166,44 @@ fn one_gpu_device_per_process() {
     let e2 = engines.evaluator(&cfg).unwrap();
     assert_eq!(e1.describe(), e2.describe());
 }
+
+#[test]
+fn max_env_steps_ends_a_run_at_its_budget_and_a_resume_runs_no_more() {
+    let out = tempfile::tempdir().unwrap();
+    let world = World::init().unwrap();
+    let engines = Engines::new(&world);
+    let mut set = small(out.path(), "budget");
+    set.push("generations=50".into());
+    // 14 episodes of at most 40 steps a generation: a 1500-step budget ends the run
+    // after a few generations, well before the 50 planned.
+    set.push("run.max_env_steps=1500".into());
+    let args = TrainArgs {
+        set: set.clone(),
+        ..TrainArgs::default()
+    };
+    let done = train::train(&engines, args).unwrap();
+    let ms = done.dir.metrics().read().unwrap();
+    let n = ms.len();
+    assert!(n >= 2 && n < 50, "{n} generations");
+    assert!(ms[n - 1].env_steps >= 1500, "{:?}", ms[n - 1].env_steps);
+    assert!(
+        ms[n - 2].env_steps < 1500,
+        "stopped late: {:?}",
+        ms[n - 2].env_steps
+    );
+    assert_eq!(done.summary.generations as usize, n);
+    // Resuming the finished run takes no further generation.
+    let again = train::train(
+        &engines,
+        TrainArgs {
+            resume: Some(done.dir.path.clone()),
+            ..TrainArgs::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(again.dir.metrics().read().unwrap().len(), n);
+    let bad = Config::from_toml_with_overrides("", &["run.max_env_steps=0".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("run.max_env_steps"), "{bad}");
+}

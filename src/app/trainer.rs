@@ -105,9 +105,9 @@ impl Trainer {
         self.evaluator.describe()
     }
 
-    /// True once every planned generation has run.
+    /// True once every planned generation has run (or `run.max_env_steps` is spent).
     pub fn finished(&self) -> bool {
-        self.generation as usize >= self.config.generations
+        self.config.run_complete(self.generation, self.env_steps)
     }
 
     /// Runs one generation and updates `p`.

@@ -108,6 +108,10 @@ pub struct RunConfig {
     pub checkpoint_every: usize,
     /// Stop early once the eval return reaches this value (unset = run all generations).
     pub target_return: Option<f64>,
+    /// Stop once the run has taken this many env steps, train and eval members
+    /// together (unset = run all generations, which stay the cap): runs of different
+    /// rules then compare at equal environment steps.
+    pub max_env_steps: Option<u64>,
 }
 
 impl Default for RunConfig {
@@ -117,6 +121,7 @@ impl Default for RunConfig {
             name: String::new(),
             checkpoint_every: 10,
             target_return: None,
+            max_env_steps: None,
         }
     }
 }
@@ -282,9 +287,23 @@ impl Config {
                 ));
             }
         }
+        if self.run.max_env_steps == Some(0) {
+            return Err(ConfigError::range(
+                "run.max_env_steps",
+                0,
+                "a number of steps >= 1 (or unset)",
+            ));
+        }
         self.network.validate()?;
         self.optimizer.validate()?;
         Ok(())
+    }
+
+    /// Whether a run that has completed `generation` generations and `env_steps`
+    /// env steps has nothing left to run (the target return aside).
+    pub fn run_complete(&self, generation: u32, env_steps: u64) -> bool {
+        generation as usize >= self.generations
+            || self.run.max_env_steps.is_some_and(|b| env_steps >= b)
     }
 }
 

@@ -71,7 +71,7 @@ fn finished(dir: &RunDir, cfg: &Config) -> Result<Option<bool>, TrainError> {
             dir.path.display()
         )));
     }
-    if ck.generation as usize >= cfg.generations {
+    if cfg.run_complete(ck.generation, ck.env_steps) {
         return Ok(Some(true));
     }
     let solved = cfg.run.target_return.is_some_and(|t| {
