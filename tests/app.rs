@@ -184,7 +184,7 @@ fn max_env_steps_ends_a_run_at_its_budget_and_a_resume_runs_no_more() {
     let done = train::train(&engines, args).unwrap();
     let ms = done.dir.metrics().read().unwrap();
     let n = ms.len();
-    assert!(n >= 2 && n < 50, "{n} generations");
+    assert!((2..50).contains(&n), "{n} generations");
     assert!(ms[n - 1].env_steps >= 1500, "{:?}", ms[n - 1].env_steps);
     assert!(
         ms[n - 2].env_steps < 1500,
