@@ -36,6 +36,9 @@ pub enum TrainError {
     /// A checkpoint that does not fit the config it is resumed with.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// Another process holds the run directory's lock: it is training that run.
+    #[error("{} is being trained by process {holder} (it holds {}/lock); wait for it to end or stop it first", path.display(), path.display())]
+    Locked { path: PathBuf, holder: String },
 }
 
 /// Wraps an I/O error with the path it concerns.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::error::TrainError;
 use super::metrics::Metrics;
 use super::observer::GenerationObserver;
-use super::run_dir::RunDir;
+use super::run_dir::{RunDir, RunLock};
 use super::trainer::Trainer;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::Config;
@@ -101,7 +101,7 @@ pub fn resume(
     overrides: &[String],
     make: impl FnOnce(&Config) -> Result<Box<dyn PopulationEvaluator>, TrainError>,
     write: bool,
-) -> Result<(Trainer, RunDir), TrainError> {
+) -> Result<(Trainer, RunDir, Option<RunLock>), TrainError> {
     let ck_path = checkpoint::resolve(path);
     let mut ck = Checkpoint::load(&ck_path)?;
     if !overrides.is_empty() {
@@ -109,6 +109,9 @@ pub fn resume(
         ck.config = Config::from_toml_with_overrides(&text, overrides)?;
     }
     let dir = RunDir::of_checkpoint(&ck_path)?;
+    // Before anything is built or touched: a run another process is training is
+    // refused, naming it.
+    let lock = if write { Some(dir.lock()?) } else { None };
     let evaluator = make(&ck.config)?;
     let generation = ck.generation;
     let trainer = Trainer::from_checkpoint(ck, evaluator)?;
@@ -116,5 +119,5 @@ pub fn resume(
         dir.metrics().truncate(generation)?;
         dir.write_config(&trainer.config)?;
     }
-    Ok((trainer, dir))
+    Ok((trainer, dir, lock))
 }

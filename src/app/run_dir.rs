@@ -1,11 +1,19 @@
 //! A run directory: `config.toml`, `metrics.jsonl`, `checkpoints/latest.ckpt`.
 
 use std::fs;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::{io_error, TrainError};
 use super::metrics::MetricsFile;
 use crate::config::Config;
+
+/// The lock of a run directory, held while this process trains it; dropping the guard
+/// (or the process ending) releases it.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: fs::File,
+}
 
 /// A run directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,8 +24,9 @@ pub struct RunDir {
 impl RunDir {
     /// Creates a new run directory for a config: `run.name` under `run.out_dir`, or,
     /// unnamed, `<task>-s<seed>-<unix seconds>` with `-2`, `-3`, ... appended when
-    /// another run (started in the same second) already took the name.
-    pub fn create(config: &Config) -> Result<Self, TrainError> {
+    /// another run (started in the same second) already took the name. The directory
+    /// is locked (see [`RunDir::lock`]) before anything is written into it.
+    pub fn create(config: &Config) -> Result<(Self, RunLock), TrainError> {
         let out = Path::new(&config.run.out_dir);
         fs::create_dir_all(out).map_err(io_error(out))?;
         let path = if config.run.name.is_empty() {
@@ -48,11 +57,49 @@ impl RunDir {
             path
         };
         let dir = RunDir { path };
+        fs::create_dir_all(&dir.path).map_err(io_error(&dir.path))?;
+        let lock = dir.lock()?;
         let ckpts = dir.path.join("checkpoints");
         fs::create_dir_all(&ckpts).map_err(io_error(&ckpts))?;
         let cfg_path = dir.config_path();
         fs::write(&cfg_path, config.to_toml()).map_err(io_error(&cfg_path))?;
-        Ok(dir)
+        Ok((dir, lock))
+    }
+
+    /// Takes the run directory's advisory lock (`<dir>/lock`, holding this process's
+    /// id) for as long as the returned guard lives, or names the process that holds it.
+    /// The OS drops the lock when its holder exits, however it exits, so a lock left
+    /// by a crash is simply taken over.
+    pub fn lock(&self) -> Result<RunLock, TrainError> {
+        let path = self.path.join("lock");
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "(unknown pid)".to_string(),
+                    h => h.to_string(),
+                };
+                return Err(TrainError::Locked {
+                    path: self.path.clone(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_error(&path)(e)),
+        }
+        let me = format!("pid {}", std::process::id());
+        file.set_len(0).map_err(io_error(&path))?;
+        file.write_all(me.as_bytes()).map_err(io_error(&path))?;
+        file.flush().map_err(io_error(&path))?;
+        Ok(RunLock { _file: file })
     }
 
     /// The run directory a checkpoint file lies in (`<dir>/checkpoints/<file>`).
@@ -108,7 +155,8 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let mut cfg = Config::default();
         cfg.run.out_dir = out.path().display().to_string();
-        let dirs: Vec<RunDir> = (0..3).map(|_| RunDir::create(&cfg).unwrap()).collect();
+        let dirs: Vec<(RunDir, RunLock)> = (0..3).map(|_| RunDir::create(&cfg).unwrap()).collect();
+        let dirs: Vec<&RunDir> = dirs.iter().map(|(d, _)| d).collect();
         for (i, a) in dirs.iter().enumerate() {
             assert!(a.config_path().exists());
             for b in &dirs[i + 1..] {
@@ -123,9 +171,35 @@ mod tests {
         let mut cfg = Config::default();
         cfg.run.out_dir = out.path().display().to_string();
         cfg.run.name = "mine".into();
-        let dir = RunDir::create(&cfg).unwrap();
+        let (dir, lock) = RunDir::create(&cfg).unwrap();
+        // While its creator holds it, a second process (here a second open of the
+        // lock file) cannot take the same named run, even before any checkpoint.
+        let e = RunDir::create(&cfg).unwrap_err();
+        match &e {
+            TrainError::Locked { holder, .. } => {
+                assert_eq!(holder, &format!("pid {}", std::process::id()))
+            }
+            e => panic!("expected Locked, got {e}"),
+        }
         fs::write(dir.checkpoint_path(), "x").unwrap();
+        drop(lock);
         let e = RunDir::create(&cfg).unwrap_err().to_string();
         assert!(e.contains("already holds a run"), "{e}");
+    }
+
+    #[test]
+    fn a_released_lock_is_taken_over_and_names_the_new_holder() {
+        let out = tempfile::tempdir().unwrap();
+        let dir = RunDir {
+            path: out.path().to_path_buf(),
+        };
+        // A crashed holder leaves its pid in the file but no lock (the OS released it).
+        fs::write(out.path().join("lock"), "pid 999999999").unwrap();
+        let held = dir.lock().unwrap();
+        let text = fs::read_to_string(out.path().join("lock")).unwrap();
+        assert_eq!(text, format!("pid {}", std::process::id()));
+        assert!(matches!(dir.lock(), Err(TrainError::Locked { .. })));
+        drop(held);
+        dir.lock().unwrap();
     }
 }

@@ -47,7 +47,8 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
         args.set.push(format!("backend=\"{b}\""));
     }
     let stop = process::stop_flag()?;
-    let (mut trainer, dir) = match &args.resume {
+    // Held until the run ends: no other process may train this run meanwhile.
+    let (mut trainer, dir, _lock) = match &args.resume {
         Some(path) => {
             if args.config.is_some() {
                 return Err(TrainError::Usage(
@@ -55,22 +56,25 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
                         .into(),
                 ));
             }
-            let (t, d) = run::resume(path, &args.set, |cfg| engines.run_evaluator(cfg), writer)?;
+            let (t, d, lock) =
+                run::resume(path, &args.set, |cfg| engines.run_evaluator(cfg), writer)?;
             tracing::info!(generation = t.generation, dir = %d.path.display(), "resuming");
-            (t, d)
+            (t, d, lock)
         }
         None => {
             let cfg = Config::load(args.config.as_deref(), &args.set)?;
             let evaluator = engines.run_evaluator(&cfg)?;
-            let dir = if writer {
-                RunDir::create(&cfg)?
+            let (dir, lock) = if writer {
+                let (d, l) = RunDir::create(&cfg)?;
+                (d, Some(l))
             } else {
                 // Never written: the secondary ranks only compute.
-                RunDir {
+                let d = RunDir {
                     path: PathBuf::from(&cfg.run.out_dir),
-                }
+                };
+                (d, None)
             };
-            (Trainer::new(cfg, evaluator)?, dir)
+            (Trainer::new(cfg, evaluator)?, dir, lock)
         }
     };
     let cfg = &trainer.config;

@@ -89,13 +89,15 @@ pub(super) fn run_job(
     job: &Job,
     stop: &Arc<AtomicBool>,
 ) -> Result<bool, TrainError> {
-    let (mut trainer, dir) = match job.start {
+    // The lock is held until the job ends (another sweep process on the same
+    // directory gets a failed run naming this one).
+    let (mut trainer, dir, _lock) = match job.start {
         Start::New => {
             let ev = engines.evaluator(&job.cfg)?;
-            let dir = RunDir::create(&job.cfg)?;
+            let (dir, lock) = RunDir::create(&job.cfg)?;
             // Records of an attempt killed before its first checkpoint.
             dir.metrics().truncate(0)?;
-            (Trainer::new(job.cfg.clone(), ev)?, dir)
+            (Trainer::new(job.cfg.clone(), ev)?, dir, Some(lock))
         }
         Start::Resume => {
             let grow = [format!("generations={}", job.cfg.generations)];

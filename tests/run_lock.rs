@@ -1,0 +1,91 @@
+//! A run directory is trained by one process at a time: a second `satr train --resume`
+//! on a live run is refused naming the holder, and once the holder is gone (killed, so
+//! its lock was never released by satr itself) the run resumes.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::cli::{ok, satr, BIN};
+
+#[test]
+fn a_live_run_is_refused_to_a_second_process_and_a_killed_one_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let dir: PathBuf = out.path().join("live");
+    // Long enough to be alive while the second process tries: Pendulum, many generations.
+    let mut child = Command::new(BIN)
+        .args([
+            "train",
+            "--quiet",
+            "--set",
+            "task=\"pendulum\"",
+            "--set",
+            "generations=100000",
+        ])
+        .args([
+            "--set",
+            "network.neurons=16",
+            "--set",
+            "population=8",
+            "--set",
+            "backend=\"cpu\"",
+        ])
+        .args([
+            "--set",
+            "evaluation.eval_members=1",
+            "--set",
+            "run.checkpoint_every=1",
+        ])
+        .arg("--set")
+        .arg(format!("run.out_dir=\"{}\"", out.path().display()))
+        .args(["--set", "run.name=\"live\""])
+        .env("RUST_LOG", "warn")
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !dir.join("checkpoints/latest.ckpt").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines_before = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let o = satr(&["train", "--resume", dir.to_str().unwrap(), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "a second trainer ran: {stderr}");
+    assert!(
+        stderr.contains(&format!("being trained by process pid {}", child.id())),
+        "{stderr}"
+    );
+    // The refused process touched nothing: the live run's metrics only grew.
+    let lines_after = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert!(lines_after.starts_with(&lines_before));
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The dead holder's pid is still in the lock file, but the lock is gone: the
+    // run resumes (a couple of generations past where it was killed) and ends.
+    let done = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let gens = format!("generations={}", done + 2);
+    let o = satr(&[
+        "train",
+        "--resume",
+        dir.to_str().unwrap(),
+        "--quiet",
+        "--set",
+        &gens,
+    ]);
+    ok(&o);
+    let lock = std::fs::read_to_string(dir.join("lock")).unwrap();
+    assert_ne!(
+        lock,
+        format!("pid {}", child.id()),
+        "the new holder wrote its pid"
+    );
+}
