@@ -28,6 +28,7 @@ fn run(dir: &Path, gens: u32, f: impl Fn(u32) -> f64) -> PathBuf {
             train_return_mean: f(g) - 1.0,
             train_return_max: f(g),
             train_return_min: f(g) - 2.0,
+            non_finite_members: 0,
             update,
             env_steps: 1000 * (g as u64 + 1),
             wall_s: 0.5 * (g as f64 + 1.0),

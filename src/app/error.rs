@@ -36,6 +36,9 @@ pub enum TrainError {
     /// A checkpoint that does not fit the config it is resumed with.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// Every train member of a generation ended with a non-finite fitness.
+    #[error("generation {generation}: all {members} train members returned a non-finite fitness (a NaN or infinite reward or observation); the task or its model is broken, so the run stops")]
+    NonFinite { generation: u32, members: usize },
     /// Another process holds the run directory's lock: it is training that run.
     #[error("{} is being trained by process {holder} (it holds {}/lock); wait for it to end or stop it first", path.display(), path.display())]
     Locked { path: PathBuf, holder: String },

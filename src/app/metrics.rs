@@ -20,11 +20,20 @@ pub struct Metrics {
     pub train_return_mean: f64,
     pub train_return_max: f64,
     pub train_return_min: f64,
+    /// Train and eval members whose fitness was not finite (invalidated by a NaN or
+    /// infinite reward or observation; ranked last, left out of the returns above).
+    /// Written only when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub non_finite_members: u32,
     #[serde(flatten)]
     pub update: UpdateStats,
     pub env_steps: u64,
     pub wall_s: f64,
     pub env_steps_per_s: f64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A run's metrics file.
@@ -125,6 +134,7 @@ mod tests {
             train_return_mean: 1.5,
             train_return_max: 2.0,
             train_return_min: 0.1 + 0.2,
+            non_finite_members: 0,
             update: UpdateStats {
                 total_energy: Some(1e-300),
                 signal_energy: None,

@@ -131,6 +131,27 @@ impl Trainer {
             cfg.evaluation.episodes_per_member,
         );
         let fit = self.evaluator.evaluate(&req)?;
+        let finite = |xs: &[f64]| {
+            xs.iter()
+                .copied()
+                .filter(|x| x.is_finite())
+                .collect::<Vec<_>>()
+        };
+        let (train, eval) = (finite(&fit.train), finite(&fit.eval));
+        if train.is_empty() && !fit.train.is_empty() {
+            return Err(TrainError::NonFinite {
+                generation: self.generation,
+                members: fit.train.len(),
+            });
+        }
+        let non_finite = (fit.train.len() - train.len() + fit.eval.len() - eval.len()) as u32;
+        if non_finite > 0 {
+            tracing::warn!(
+                generation = self.generation,
+                members = non_finite,
+                "non-finite fitness (NaN or infinite reward or observation): ranked last"
+            );
+        }
         let u = optimizer::shape(&fit.train, cfg.optimizer.shaping);
         let red = self.evaluator.reductions(&req, &u)?;
         let stats = self.optimizer.step(&mut self.p, &red);
@@ -140,14 +161,14 @@ impl Trainer {
         self.wall_s += elapsed;
         let generation = self.generation;
         self.generation += 1;
-        let n = fit.train.len() as f64;
+        let n = train.len() as f64;
         Ok(Metrics {
             generation,
-            eval_return: (!fit.eval.is_empty())
-                .then(|| fit.eval.iter().sum::<f64>() / fit.eval.len() as f64),
-            train_return_mean: fit.train.iter().sum::<f64>() / n,
-            train_return_max: fit.train.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-            train_return_min: fit.train.iter().cloned().fold(f64::INFINITY, f64::min),
+            eval_return: (!eval.is_empty()).then(|| eval.iter().sum::<f64>() / eval.len() as f64),
+            train_return_mean: train.iter().sum::<f64>() / n,
+            train_return_max: train.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            train_return_min: train.iter().cloned().fold(f64::INFINITY, f64::min),
+            non_finite_members: non_finite,
             update: stats,
             env_steps: self.env_steps,
             wall_s: self.wall_s,

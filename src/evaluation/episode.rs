@@ -40,6 +40,11 @@ pub fn action_from_output<'a>(
 /// One member's episodes: `begin_member`, then per episode `begin_episode`, steps of
 /// (`observe`, network, `act`) until `act` reports the end or the step cap, and
 /// `end_episode`; `outcome` averages the returns.
+///
+/// A non-finite observation or reward (a broken task or model) invalidates the member:
+/// its episode ends at that step, the value is kept out of the observation statistics
+/// and the return, the network is fed 0 in its place for the one step it still sees,
+/// and the member's fitness is NaN, which fitness shaping ranks below every number.
 pub struct MemberEpisodes {
     task: Box<dyn Task>,
     space: ActionSpace,
@@ -50,6 +55,8 @@ pub struct MemberEpisodes {
     ret: f64,
     steps: u64,
     done: bool,
+    /// A non-finite observation or reward was seen.
+    invalid: bool,
 }
 
 impl MemberEpisodes {
@@ -67,6 +74,7 @@ impl MemberEpisodes {
             ret: 0.0,
             steps: 0,
             done: true,
+            invalid: false,
         }
     }
 
@@ -75,6 +83,7 @@ impl MemberEpisodes {
         self.stats = ObsStats::new(self.obs.len());
         self.total = 0.0;
         self.steps = 0;
+        self.invalid = false;
     }
 
     /// Resets the task from the reset stream of `(seed, generation, member, episode)`.
@@ -99,13 +108,22 @@ impl MemberEpisodes {
     /// form into `x` (the network's input).
     pub fn observe(&mut self, normalizer: &Normalizer, x: &mut [f32]) {
         self.task.observe(&mut self.obs);
-        self.stats.push(&self.obs);
-        normalizer.apply(&self.obs, x);
+        if self.obs.iter().all(|o| o.is_finite()) {
+            self.stats.push(&self.obs);
+            normalizer.apply(&self.obs, x);
+        } else {
+            self.invalid = true;
+            x.fill(0.0);
+        }
     }
 
     /// Maps the network's outputs to an action and steps the task; returns whether the
     /// episode ended. A task error ends the episode too.
     pub fn act(&mut self, out: &[f32]) -> Result<bool, TaskError> {
+        if self.invalid {
+            self.done = true;
+            return Ok(true);
+        }
         let action = action_from_output(&self.space, out, &mut self.action);
         let step = match self.task.step(action) {
             Ok(step) => step,
@@ -114,8 +132,13 @@ impl MemberEpisodes {
                 return Err(e);
             }
         };
-        self.ret += step.reward;
         self.steps += 1;
+        if !step.reward.is_finite() {
+            self.invalid = true;
+            self.done = true;
+            return Ok(true);
+        }
+        self.ret += step.reward;
         self.done = step.terminated || step.truncated;
         Ok(self.done)
     }
@@ -125,10 +148,14 @@ impl MemberEpisodes {
         self.total += self.ret;
     }
 
-    /// The member's outcome over `episodes` episodes.
+    /// The member's outcome over `episodes` episodes (fitness NaN if it was invalidated).
     pub fn outcome(&self, episodes: usize) -> MemberOutcome {
         MemberOutcome {
-            fitness: self.total / episodes.max(1) as f64,
+            fitness: if self.invalid {
+                f64::NAN
+            } else {
+                self.total / episodes.max(1) as f64
+            },
             env_steps: self.steps,
             obs_stats: self.stats.clone(),
         }

@@ -452,6 +452,7 @@ mod tests {
             train_return_mean: 0.0,
             train_return_max: 0.0,
             train_return_min: 0.0,
+            non_finite_members: 0,
             update: UpdateStats {
                 kl: generation as f64,
                 entropy: 1.0,
