@@ -179,17 +179,38 @@ impl Config {
     /// Parses a TOML document, applies `key=value` overrides (dotted keys, TOML values;
     /// a bare word is taken as a string), and validates the result.
     pub fn from_toml_with_overrides(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut table: toml::Table =
+        let base: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut table = base.clone();
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        // Round-trip through text so errors carry the key and a snippet of the line.
-        let resolved = toml::to_string(&table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        let cfg: Config =
-            toml::from_str(&resolved).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let cfg = match Self::from_table(&table) {
+            Ok(cfg) => cfg,
+            Err(e) => return Err(Self::blame(base, overrides).unwrap_or(e)),
+        };
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Round-trips through text so errors carry the key and a snippet of the line.
+    fn from_table(table: &toml::Table) -> Result<Self, ConfigError> {
+        let resolved = toml::to_string(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        toml::from_str(&resolved).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The error of the first override that breaks a config the base alone parses
+    /// into, prefixed with that `--set` (the snippet of a table value alone would not
+    /// name its key); `None` if the base itself is at fault.
+    fn blame(mut table: toml::Table, overrides: &[String]) -> Option<ConfigError> {
+        Self::from_table(&table).ok()?;
+        for o in overrides {
+            apply_override(&mut table, o).ok()?;
+            if let Err(e) = Self::from_table(&table) {
+                return Some(ConfigError::Invalid(format!("--set `{o}`: {e}")));
+            }
+        }
+        None
     }
 
     /// Reads a config file (or the defaults when `path` is `None`) with overrides.
