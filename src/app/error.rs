@@ -39,6 +39,15 @@ pub enum TrainError {
     /// Every train member of a generation ended with a non-finite fitness.
     #[error("generation {generation}: all {members} train members returned a non-finite fitness (a NaN or infinite reward or observation); the task or its model is broken, so the run stops")]
     NonFinite { generation: u32, members: usize },
+    /// The run would not fit in host memory (estimated before allocating).
+    #[error("this run needs about {needed} of host memory ({detail}) but {available} is available; lower {key} (now {value}), or set SATR_AVAILABLE_MEMORY if the amount available is misjudged")]
+    Memory {
+        needed: String,
+        available: String,
+        detail: String,
+        key: &'static str,
+        value: usize,
+    },
     /// Another process holds the run directory's lock: it is training that run.
     #[error("{} is being trained by process {holder} (it holds {}/lock); wait for it to end or stop it first", path.display(), path.display())]
     Locked { path: PathBuf, holder: String },

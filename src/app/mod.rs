@@ -19,6 +19,7 @@ pub mod engines;
 pub mod error;
 pub mod eval;
 pub mod info;
+pub mod memory;
 pub mod metrics;
 pub mod observer;
 pub mod plot;

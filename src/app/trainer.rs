@@ -33,6 +33,8 @@ impl Trainer {
         evaluator: Box<dyn PopulationEvaluator>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
+        // Before the genome-sized arrays below (and the reductions) are allocated.
+        super::memory::check(&config)?;
         let shape = config.shape()?;
         let dim = shape.layout().len();
         Ok(Trainer {

@@ -1,6 +1,6 @@
-//! A run directory is trained by one process at a time: a second `satr train --resume`
-//! on a live run is refused naming the holder, and once the holder is gone (killed, so
-//! its lock was never released by satr itself) the run resumes.
+//! Runs that must be refused: a second `satr train --resume` on a live run (naming the
+//! holder; once the holder is gone, killed so satr never released its lock, the run
+//! resumes), and a run that cannot fit in memory (before it allocates).
 
 mod common;
 
@@ -88,4 +88,67 @@ fn a_live_run_is_refused_to_a_second_process_and_a_killed_one_resumes() {
         format!("pid {}", child.id()),
         "the new holder wrote its pid"
     );
+}
+
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_before_allocating() {
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(BIN)
+        .args([
+            "train",
+            "--quiet",
+            "--set",
+            "generations=1",
+            "--set",
+            "backend=\"cpu\"",
+        ])
+        .arg("--set")
+        .arg(format!("run.out_dir=\"{}\"", out.path().display()))
+        .env("SATR_AVAILABLE_MEMORY", "100000")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{stderr}");
+    for want in [
+        "needs about",
+        "KiB is available",
+        "lower network.neurons (now 64)",
+    ] {
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
+    // Nothing was trained: no metrics, no checkpoint.
+    let any_metrics = walk(out.path())
+        .iter()
+        .any(|p| p.ends_with("metrics.jsonl") || p.ends_with("latest.ckpt"));
+    assert!(!any_metrics);
+    // The same config with the machine's real memory runs.
+    let o = std::process::Command::new(BIN)
+        .args([
+            "train",
+            "--quiet",
+            "--set",
+            "generations=1",
+            "--set",
+            "backend=\"cpu\"",
+        ])
+        .arg("--set")
+        .arg(format!("run.out_dir=\"{}\"", out.path().display()))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    ok(&o);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
