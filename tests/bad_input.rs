@@ -170,12 +170,14 @@ fn random_bit_flips_in_a_checkpoint_are_refused() {
 fn a_checkpoint_from_a_newer_format_names_both_versions() {
     let tmp = tempfile::tempdir().unwrap();
     let (path, bytes) = small_checkpoint(tmp.path());
-    let text = String::from_utf8(bytes).unwrap();
-    let newer = text.replacen(
+    let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let header = std::str::from_utf8(&bytes[..nl]).unwrap().replacen(
         &format!(" v{} ", satr::checkpoint::FORMAT_VERSION),
         &format!(" v{} ", satr::checkpoint::FORMAT_VERSION + 1),
         1,
     );
+    let mut newer = header.into_bytes();
+    newer.extend_from_slice(&bytes[nl..]);
     std::fs::write(&path, newer).unwrap();
     let e = Checkpoint::load(&path).unwrap_err().to_string();
     let (new, this) = (
@@ -183,4 +185,86 @@ fn a_checkpoint_from_a_newer_format_names_both_versions() {
         format!("v{}", satr::checkpoint::FORMAT_VERSION),
     );
     assert!(e.contains(&new) && e.contains(&this), "{e}");
+}
+
+#[test]
+fn a_v1_checkpoint_of_an_earlier_version_loads_and_resumes_into_v2() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/checkpoint-v1.ckpt");
+    let ck = Checkpoint::load(std::path::Path::new(fixture)).unwrap();
+    assert_eq!(ck.generation, 2);
+    assert_eq!(ck.p.len(), ck.optimizer.m.len());
+    // Written again it is v2, and reads back equal.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let path = run.join("checkpoints/latest.ckpt");
+    ck.save(&path).unwrap();
+    let text = std::fs::read(&path).unwrap();
+    assert!(text.starts_with(b"satr-checkpoint v2 "));
+    assert_eq!(Checkpoint::load(&path).unwrap(), ck);
+    // A run directory holding the v1 file resumes.
+    std::fs::copy(fixture, &path).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_satr"))
+        .args(["train", "--quiet", "--resume"])
+        .arg(&run)
+        .args(["--set", "generations=3"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = Checkpoint::load(&path).unwrap();
+    assert_eq!(after.generation, 3);
+    assert!(std::fs::read(&path)
+        .unwrap()
+        .starts_with(b"satr-checkpoint v2 "));
+}
+
+#[test]
+fn v2_keeps_every_array_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = Config::from_toml_with_overrides(
+        "",
+        &[
+            "network.neurons=9".into(),
+            "optimizer.signal=\"cross\"".into(),
+        ],
+    )
+    .unwrap();
+    let dim = cfg.shape().unwrap().layout().len();
+    let weird = [
+        f64::MIN_POSITIVE,
+        1.0 - f64::EPSILON,
+        0.1 + 0.2,
+        -0.0,
+        5e-324,
+    ];
+    let mut opt = satr::optimizer::Optimizer::new(cfg.optimizer.clone(), dim).state;
+    opt.m = (0..dim).map(|i| weird[i % 5] * i as f64).collect();
+    opt.v = (0..dim).map(|i| weird[(i + 1) % 5]).collect();
+    opt.prev_gradient = (0..dim).map(|i| -weird[(i + 2) % 5]).collect();
+    opt.t = 17;
+    opt.signal_ema = Some(0.1 + 0.2);
+    opt.energy_ema = Some(1e-300);
+    let ck = Checkpoint {
+        generation: 9,
+        config: cfg.clone(),
+        p: (0..dim)
+            .map(|i| 0.001 + 0.998 * weird[i % 5].abs().min(1.0))
+            .collect(),
+        optimizer: opt,
+        obs_stats: satr::evaluation::ObsStats::new(4),
+        env_steps: u64::MAX - 1,
+        wall_s: 0.3,
+    };
+    let path = tmp.path().join("c.ckpt");
+    ck.save(&path).unwrap();
+    let back = Checkpoint::load(&path).unwrap();
+    let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&back.p), bits(&ck.p));
+    assert_eq!(bits(&back.optimizer.m), bits(&ck.optimizer.m));
+    assert_eq!(bits(&back.optimizer.v), bits(&ck.optimizer.v));
+    assert_eq!(
+        bits(&back.optimizer.prev_gradient),
+        bits(&ck.optimizer.prev_gradient)
+    );
+    assert_eq!(back, ck);
 }

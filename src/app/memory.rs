@@ -22,8 +22,6 @@ impl MemoryEstimate {
     /// Bytes per genome coordinate held as f64 by the trainer and the rules: `p`, Adam's
     /// `m` and `v`, the gradient, the step direction, and the reductions `A` and `B`.
     const F64_ARRAYS: u64 = 7;
-    /// A checkpoint is built as JSON in memory: about 25 bytes per saved f64.
-    const JSON_PER_F64: u64 = 25;
 
     /// The estimate for `cfg` (its shape must be valid).
     pub fn of(cfg: &Config) -> Result<Self, TrainError> {
@@ -31,7 +29,6 @@ impl MemoryEstimate {
         let words = dim.div_ceil(64);
         let threads = rayon::current_num_threads() as u64;
         let cross = u64::from(cfg.optimizer.signal == Signal::Cross);
-        let saved = 3 + cross;
         let mut parts = vec![
             (
                 "p, Adam moments, gradient, step, reductions (f64 per coordinate)",
@@ -42,10 +39,8 @@ impl MemoryEstimate {
                 "train genomes (bit-packed, all kept for the reductions)",
                 (cfg.population as u64 + 1) * words * 8,
             ),
-            (
-                "a checkpoint being written (JSON)",
-                saved * Self::JSON_PER_F64 * dim,
-            ),
+            // Checkpoints stream their arrays through a 1 MiB buffer.
+            ("checkpoint write buffer", 1 << 20),
             (
                 "per-thread genome and network buffers",
                 threads * 2 * words * 8,
