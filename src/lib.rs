@@ -12,6 +12,7 @@ pub mod cpu;
 pub mod distributed;
 pub mod distribution;
 pub mod evaluation;
+pub mod fault_injection;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod network;

@@ -117,8 +117,13 @@ pub struct MetricsWriter {
 impl MetricsWriter {
     /// Writes one record.
     pub fn append(&mut self, m: &Metrics) -> Result<(), TrainError> {
-        let line = serde_json::to_string(m).expect("metrics serialise");
-        writeln!(self.file, "{line}").map_err(io_error(&self.path))?;
+        let line = serde_json::to_string(m).expect("metrics serialise") + "\n";
+        let (a, b) = line.as_bytes().split_at(line.len() / 2);
+        // Two writes with the fault hook between them: a crash test can tear the line.
+        self.file.write_all(a).map_err(io_error(&self.path))?;
+        self.file.flush().map_err(io_error(&self.path))?;
+        crate::fault_injection::pause();
+        self.file.write_all(b).map_err(io_error(&self.path))?;
         self.file.flush().map_err(io_error(&self.path))
     }
 }

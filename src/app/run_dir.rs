@@ -59,6 +59,8 @@ impl RunDir {
         let dir = RunDir { path };
         fs::create_dir_all(&dir.path).map_err(io_error(&dir.path))?;
         let lock = dir.lock()?;
+        // Records of an attempt killed before its first checkpoint start over.
+        dir.metrics().truncate(0)?;
         let ckpts = dir.path.join("checkpoints");
         fs::create_dir_all(&ckpts).map_err(io_error(&ckpts))?;
         let cfg_path = dir.config_path();

@@ -95,8 +95,6 @@ pub(super) fn run_job(
         Start::New => {
             let ev = engines.evaluator(&job.cfg)?;
             let (dir, lock) = RunDir::create(&job.cfg)?;
-            // Records of an attempt killed before its first checkpoint.
-            dir.metrics().truncate(0)?;
             (Trainer::new(job.cfg.clone(), ev)?, dir, Some(lock))
         }
         Start::Resume => {
