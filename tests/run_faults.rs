@@ -152,3 +152,92 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+fn tiny_run(out: &std::path::Path, name: &str, gens: u32) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["train", "--quiet", "--print-digest"])
+        .args(["--set", "network.neurons=16", "--set", "population=8"])
+        .args([
+            "--set",
+            "evaluation.eval_members=2",
+            "--set",
+            "evaluation.max_episode_steps=40",
+        ])
+        .args([
+            "--set",
+            "run.checkpoint_every=1",
+            "--set",
+            "backend=\"cpu\"",
+        ])
+        .arg("--set")
+        .arg(format!("generations={gens}"))
+        .arg("--set")
+        .arg(format!("run.out_dir=\"{}\"", out.display()))
+        .arg("--set")
+        .arg(format!("run.name=\"{name}\""))
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn digest(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with("p digest"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A full disk, for real: the file a write goes to is a link to `/dev/full`, whose
+/// every write fails with ENOSPC.
+#[test]
+fn a_full_disk_fails_the_run_clearly_and_leaves_the_last_checkpoint_resumable() {
+    if !std::path::Path::new("/dev/full").exists() {
+        panic!("/dev/full is needed to simulate a full disk");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let reference = tiny_run(out.path(), "reference", 6).output().unwrap();
+    ok(&reference);
+    ok(&tiny_run(out.path(), "r", 3).output().unwrap());
+    let dir = out.path().join("r");
+    let ck = dir.join("checkpoints/latest.ckpt");
+    let resume = |gens: u32| {
+        Command::new(BIN)
+            .args(["train", "--quiet", "--print-digest", "--resume"])
+            .arg(&dir)
+            .arg("--set")
+            .arg(format!("generations={gens}"))
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let before = std::fs::read(&ck).unwrap();
+    for (link, what) in [
+        (dir.join("checkpoints/latest.tmp"), "checkpoint"),
+        (dir.join("metrics.jsonl.tmp"), "metrics"),
+    ] {
+        std::os::unix::fs::symlink("/dev/full", &link).unwrap();
+        let o = resume(6);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{what}: the run went on: {stderr}");
+        assert!(
+            stderr.contains("No space left on device"),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&link.file_name().unwrap().to_string_lossy().to_string()),
+            "{stderr}"
+        );
+        // The previous checkpoint is untouched and loads.
+        assert_eq!(std::fs::read(&ck).unwrap(), before, "{what}");
+        satr::checkpoint::Checkpoint::load(&ck).unwrap();
+        std::fs::remove_file(&link).unwrap();
+    }
+    // Space again: the run resumes to what an uninterrupted run computes.
+    let done = resume(6);
+    ok(&done);
+    assert_eq!(digest(&done), digest(&reference));
+    assert_eq!(
+        common::cli::metrics_without_timing(&dir),
+        common::cli::metrics_without_timing(&out.path().join("reference"))
+    );
+}
