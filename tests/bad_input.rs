@@ -268,3 +268,105 @@ fn v2_keeps_every_array_bit_for_bit() {
     );
     assert_eq!(back, ck);
 }
+
+/// `satr replay` and `satr eval` on malformed input: an error naming what is wrong,
+/// never a panic or output computed from NaN.
+#[test]
+fn replay_and_eval_refuse_malformed_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let ok = file("ok.txt", "0\n1\n");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["cartpole".into(), "0,0,0".into(), ok.clone()],
+            "state of 4 values, got 3",
+        ),
+        (
+            vec!["cartpole".into(), "0,0,nan,0".into(), ok.clone()],
+            "`nan` is not finite",
+        ),
+        (
+            vec!["cartpole".into(), "0,0,inf,0".into(), ok.clone()],
+            "`inf` is not finite",
+        ),
+        (
+            vec!["cartpole".into(), "0,x,0,0".into(), ok.clone()],
+            "`x` is not a number",
+        ),
+        (
+            vec![
+                "cartpole".into(),
+                "0,0,0,0".into(),
+                file("a.txt", "0\n1\nx\n"),
+            ],
+            "line 3",
+        ),
+        (
+            vec!["cartpole".into(), "0,0,0,0".into(), file("b.txt", "7\n")],
+            "out of range",
+        ),
+        (
+            vec!["pendulum".into(), "0,0".into(), file("c.txt", "nan\n")],
+            "not finite",
+        ),
+        (
+            vec!["pendulum".into(), "0,0".into(), file("d.txt", "1,2\n")],
+            "expected 1 values",
+        ),
+        (
+            vec!["cartpole".into(), "0,0,0,0".into(), "/no/such/file".into()],
+            "No such file",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_satr"))
+            .args([
+                "replay",
+                "--task",
+                &args[0],
+                "--state",
+                &args[1],
+                "--actions",
+                &args[2],
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "{args:?} ran: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let garbage = file("g.ckpt", "garbage\n");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/checkpoint-v1.ckpt");
+    for (args, want) in [
+        (vec!["--checkpoint", "/no/such/run"], "No such file"),
+        (
+            vec!["--checkpoint", garbage.as_str()],
+            "not a satr checkpoint",
+        ),
+        (
+            vec!["--checkpoint", fixture, "--episodes", "0"],
+            "--episodes",
+        ),
+        (vec!["--checkpoint", fixture, "--backend", "foo"], "backend"),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_satr"))
+            .arg("eval")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && stderr.contains(want),
+            "{args:?}: {stderr}"
+        );
+    }
+}

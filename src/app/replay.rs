@@ -15,10 +15,16 @@ pub fn replay(
     let mut t = make_task(task)?;
     let state: Vec<f64> = state
         .split(',')
-        .map(|s| {
-            s.trim().parse::<f64>().map_err(|_| {
-                TrainError::Usage(format!("--state value `{}` is not a number", s.trim()))
-            })
+        .map(|s| match s.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(x),
+            Ok(_) => Err(TrainError::Usage(format!(
+                "--state value `{}` is not finite",
+                s.trim()
+            ))),
+            Err(_) => Err(TrainError::Usage(format!(
+                "--state value `{}` is not a number",
+                s.trim()
+            ))),
         })
         .collect::<Result<_, _>>()?;
     let text = std::fs::read_to_string(actions).map_err(io_error(actions))?;
