@@ -330,3 +330,86 @@ fn sigterm_stops_every_rank_at_the_same_generation() {
     let one = single(&train_args(tmp.path(), "one", &one_sets));
     assert_eq!(digest(&resumed, 2), digest(&one, 1));
 }
+
+#[test]
+fn a_killed_rank_ends_the_job_within_a_bounded_time_and_it_resumes() {
+    let Some(mpirun) = mpirun() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = [
+        "task=\"pendulum\"".to_string(),
+        "population=32".to_string(),
+        "generations=100000".to_string(),
+    ];
+    let mut child = mpirun_command(&mpirun, 2, &train_args(tmp.path(), "kill", &sets))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = tmp.path().join("kill");
+    let ck_path = dir.join("checkpoints/latest.ckpt");
+    let start = std::time::Instant::now();
+    while !ck_path.exists() {
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ranks = children(child.id());
+    assert_eq!(ranks.len(), 2, "rank processes {ranks:?}");
+    // One rank dies without any chance to clean up (OOM killer, node failure).
+    let victim = ranks[1];
+    Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .unwrap();
+    let killed_at = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            killed_at.elapsed().as_secs() < 60,
+            "the job outlived a dead rank by a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!status.success(), "a job with a dead rank exited 0");
+    assert!(!stderr.trim().is_empty(), "no message about the dead rank");
+    for pid in &ranks {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|s| s.contains(") Z ")),
+            "rank {pid} still running"
+        );
+    }
+    println!(
+        "job ended {:.1} s after the kill: {}",
+        killed_at.elapsed().as_secs_f64(),
+        stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+    );
+    // The job resumes from its last checkpoint to what one uninterrupted process computes.
+    let ck = satr::checkpoint::Checkpoint::load(&ck_path).unwrap();
+    let total = format!("generations={}", ck.generation + 1);
+    let resumed = over_mpi(
+        &mpirun,
+        2,
+        &[
+            "train".to_string(),
+            "--quiet".into(),
+            "--print-digest".into(),
+            "--resume".into(),
+            dir.display().to_string(),
+            "--set".into(),
+            total.clone(),
+        ],
+    );
+    let mut one_sets = sets.to_vec();
+    one_sets.push(total);
+    let one = single(&train_args(tmp.path(), "one", &one_sets));
+    assert_eq!(digest(&resumed, 2), digest(&one, 1));
+    assert_eq!(
+        metrics_without_timing(&dir),
+        metrics_without_timing(&tmp.path().join("one"))
+    );
+}
