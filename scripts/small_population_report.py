@@ -87,6 +87,52 @@ def table(sweep_dir, ec_cell=None):
     return "\n".join(rows), summary
 
 
+def rule_name(cell):
+    """`rule=satr-raw-adam epsilon=45` -> (`satr-raw-adam`, `epsilon=45`)."""
+    name = cell.removeprefix("rule=")
+    rule, _, setting = name.partition(" ")
+    return rule, setting
+
+
+def compact(study, task):
+    """One row per rule, one column per population: mean ± std, success, and the
+    permutation test against that population's best-tuned EC."""
+    pops = [p for p in POPULATIONS if (study / f"{task}-p{p}" / "summary.json").exists()]
+    if not pops:
+        return []
+    rows, order = {}, []
+    for pop in pops:
+        d = study / f"{task}-p{pop}"
+        summary = json.loads((d / "summary.json").read_text())
+        ecs = [c for c in summary["cells"] if c["cell"].startswith("rule=ec") and c["final_return"]]
+        ec_cell = max(ecs, key=lambda c: c["final_return"]["mean"])["cell"]
+        ec = finals(d, ec_cell)
+        for c in summary["cells"]:
+            rule, setting = rule_name(c["cell"])
+            if rule not in rows:
+                rows[rule] = {"setting": setting}
+                order.append(rule)
+            f = c["final_return"]
+            if not f:
+                rows[rule][pop] = "-"
+                continue
+            cell = f"{f['mean']:.1f} ± {fmt(f['std'])}"
+            if c["success_rate"] is not None:
+                cell += f" ({c['success_rate']:.0%})"
+            if c["cell"] != ec_cell:
+                p = permutation_p(finals(d, c["cell"]), ec)
+                if p is not None and p < ALPHA:
+                    ec_mean = sum(ec) / len(ec)
+                    cell = ("**" + cell + "** ▲") if f["mean"] > ec_mean else (cell + " ▼")
+            rows[rule][pop] = cell
+    head = "| rule (tuned setting) | " + " | ".join(f"P {p}" for p in pops) + " |"
+    lines = [head, "|---|" + "---|" * len(pops)]
+    for rule in order:
+        r = rows[rule]
+        lines.append(f"| {rule} ({r['setting']}) | " + " | ".join(r.get(p, "-") for p in pops) + " |")
+    return lines
+
+
 def main(study, out, binary=None):
     study, out = Path(study), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +170,15 @@ def main(study, out, binary=None):
                                     "none", "-o", str(out / f"{d.name}-diagnostics.png")],
                                    check=True)
     (out / "tables.md").write_text("\n".join(lines) + "\n")
+    short = ["Final eval return (mean ± std over 5 seeds; success rate against the task's "
+             "target in brackets). ▲ / ▼: better / worse than the best-tuned EC at that "
+             f"population by an exact permutation test, p < {ALPHA} (not corrected for the "
+             "many comparisons); bold: better.", ""]
+    for task in TASKS:
+        c = compact(study, task)
+        if c:
+            short += [f"### {task}", ""] + c + [""]
+    (out / "compact.md").write_text("\n".join(short) + "\n")
 
 
 if __name__ == "__main__":

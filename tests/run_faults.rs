@@ -241,3 +241,25 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_the_last_checkpoint_resumable() 
         common::cli::metrics_without_timing(&out.path().join("reference"))
     );
 }
+
+#[test]
+fn a_degenerate_population_is_warned_about_with_its_noise_level() {
+    let out = tempfile::tempdir().unwrap();
+    for (pop, warned) in [(2, true), (4, true), (16, false)] {
+        let o = tiny_run(out.path(), &format!("p{pop}"), 1)
+            .arg("--set")
+            .arg(format!("population={pop}"))
+            .output()
+            .unwrap();
+        ok(&o);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            stderr.contains("too small for a usable gradient estimate"),
+            warned,
+            "population {pop}: {stderr}"
+        );
+        if warned {
+            assert!(stderr.contains("D / (12 P)"), "{stderr}");
+        }
+    }
+}
