@@ -370,3 +370,30 @@ fn replay_and_eval_refuse_malformed_input() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_resumed_as_another_task_or_network_size_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/checkpoint-v1.ckpt");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::copy(fixture, run.join("checkpoints/latest.ckpt")).unwrap();
+    for (set, want) in [
+        ("task=\"pendulum\"", "probabilities"),
+        ("network.neurons=9", "probabilities"),
+        ("task=\"acrobot\"", "probabilities"),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_satr"))
+            .args(["train", "--quiet", "--resume"])
+            .arg(&run)
+            .args(["--set", set])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{set}: resumed");
+        assert!(
+            stderr.contains("cannot resume") && stderr.contains(want),
+            "{set}: {stderr}"
+        );
+    }
+}
