@@ -133,6 +133,66 @@ def compact(study, task):
     return lines
 
 
+def diagnostics(study, task):
+    """Per rule at P 16 and P 32: the update's figures averaged over every generation
+    of every seed."""
+    lines = ["| P | rule | rho (mean) | S / E_tot (mean) | generations with S / E_tot > 1% | S = 0 | mean KL | clip fraction at the end | entropy at the end |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for pop in (16, 32):
+        d = study / f"{task}-p{pop}"
+        if not (d / "summary.json").exists():
+            continue
+        for cell in sorted(p.name for p in d.iterdir() if p.is_dir()):
+            rho, share, kl, zero = [], [], [], []
+            clip_end, ent_end = [], []
+            for seed in sorted((d / cell).iterdir()):
+                ms = [json.loads(l) for l in (seed / "metrics.jsonl").read_text().splitlines() if l.strip()]
+                if not ms:
+                    continue
+                for m in ms:
+                    rho.append(m["snr"] or 0.0)
+                    kl.append(m["kl"])
+                    if m["signal_energy"] is not None and m["total_energy"]:
+                        share.append(m["signal_energy"] / m["total_energy"])
+                        zero.append(m["signal_energy"] == 0.0)
+                clip_end.append(ms[-1]["clip_fraction"])
+                ent_end.append(ms[-1]["entropy"])
+            mean = lambda xs: sum(xs) / len(xs) if xs else None
+            big = mean([x > 0.01 for x in share]) if share else None
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                pop, cell.removeprefix("rule-"), fmt(mean(rho), 4), fmt(mean(share), 4),
+                "-" if big is None else f"{big:.0%}",
+                "-" if not zero else f"{mean(zero):.0%}", fmt(mean(kl)),
+                fmt(mean(clip_end), 2), fmt(mean(ent_end), 3)))
+    return lines
+
+
+def headline(study):
+    """Per task and population: the default SATR (`satr-raw-adam`) against the best EC."""
+    lines = ["| task | " + " | ".join(f"P {p}" for p in POPULATIONS) + " |",
+             "|---|" + "---|" * len(POPULATIONS)]
+    for task in TASKS:
+        cells = []
+        for pop in POPULATIONS:
+            d = study / f"{task}-p{pop}"
+            if not (d / "summary.json").exists():
+                cells.append("not run")
+                continue
+            summary = json.loads((d / "summary.json").read_text())
+            ecs = [c for c in summary["cells"] if c["cell"].startswith("rule=ec") and c["final_return"]]
+            ec = max(ecs, key=lambda c: c["final_return"]["mean"])
+            sat = [c for c in summary["cells"] if c["cell"].startswith("rule=satr-raw-adam")][0]
+            a, b = finals(d, sat["cell"]), finals(d, ec["cell"])
+            p = permutation_p(a, b)
+            mark = ""
+            if p is not None and p < ALPHA:
+                mark = " ▲" if sum(a) / len(a) > sum(b) / len(b) else " ▼"
+            f, g = sat["final_return"], ec["final_return"]
+            cells.append(f"SATR {f['mean']:.1f} ± {fmt(f['std'])}{mark}<br>EC {g['mean']:.1f} ± {fmt(g['std'])}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(study, out, binary=None):
     study, out = Path(study), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,6 +239,15 @@ def main(study, out, binary=None):
         if c:
             short += [f"### {task}", ""] + c + [""]
     (out / "compact.md").write_text("\n".join(short) + "\n")
+    diag = ["Averages over every generation of every seed (`rho` = max(0, S_u) / E_tot, SPEC "
+            "4.1; `S / E_tot` = the signal the rule's budget used, as a share of the "
+            "gradient's energy, 1 for `raw`; `S = 0`: the budget of an energy-scaled rule "
+            "collapsed to zero).", ""]
+    for task in TASKS:
+        if (study / f"{task}-p16" / "summary.json").exists():
+            diag += [f"### {task}", ""] + diagnostics(study, task) + [""]
+    (out / "diagnostics.md").write_text("\n".join(diag) + "\n")
+    (out / "headline.md").write_text("\n".join(headline(study)) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use satr::app::metrics::{Metrics, MetricsFile};
-use satr::app::plot::{self, draw::colour, Band, PlotArgs, PlotError, XAxis};
+use satr::app::plot::{self, draw::colour, Band, Group, PlotArgs, PlotError, XAxis};
 use satr::optimizer::UpdateStats;
 
 /// A run directory with `gens` generations whose eval return is `f(generation)`;
@@ -153,6 +153,22 @@ fn the_diagnostics_view_and_other_x_axes_draw() {
     assert_eq!(size, (900, 700));
     // kl and entropy are recorded: both colours appear (lines and legend swatches).
     assert!(count(&px, rgb(0), 0) > 300 && count(&px, rgb(1), 0) > 200);
+    // Against env steps a line ends with its shortest run (8 of run b's generations
+    // here would be 12 for run a); by generation it runs to the longest.
+    let groups = satr::app::plot::series::load(std::slice::from_ref(&runs)).unwrap();
+    let a = groups.iter().find(|g| g.label == "a").unwrap();
+    assert_eq!(a.curve("kl", XAxis::Generation, Band::Std).points.len(), 12);
+    let both = Group {
+        label: "ab".into(),
+        runs: groups.iter().flat_map(|g| g.runs.clone()).collect(),
+    };
+    assert_eq!(
+        both.curve("kl", XAxis::Generation, Band::Std).points.len(),
+        12
+    );
+    let steps = both.curve("kl", XAxis::EnvSteps, Band::Std).points;
+    assert_eq!(steps.len(), 8);
+    assert!(steps.windows(2).all(|w| w[1].x > w[0].x));
     for x in [XAxis::EnvSteps, XAxis::WallS] {
         let mut a = args(vec![runs.clone()], &out);
         a.x = x;

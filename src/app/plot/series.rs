@@ -205,10 +205,18 @@ pub fn metric_names(groups: &[Group]) -> Vec<String> {
 impl Group {
     /// The curve of `metric`: at each generation index, the mean (and band) over the
     /// runs that have a finite value there; `x` is that index or the runs' mean x.
+    ///
+    /// Against env steps or wall time the line ends where the group's shortest run
+    /// ends: past it the mean x of the remaining seeds can run backwards.
     pub fn curve(&self, metric: &str, x: XAxis, band: Band) -> Curve {
-        let longest = self.runs.iter().map(Vec::len).max().unwrap_or(0);
+        let lengths = self.runs.iter().map(Vec::len);
+        let end = match x {
+            XAxis::Generation => lengths.max(),
+            XAxis::EnvSteps | XAxis::WallS => lengths.min(),
+        }
+        .unwrap_or(0);
         let mut points = Vec::new();
-        for i in 0..longest {
+        for i in 0..end {
             let mut ys = Vec::new();
             let mut xs = Vec::new();
             for run in &self.runs {
