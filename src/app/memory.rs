@@ -39,8 +39,12 @@ impl MemoryEstimate {
                 "train genomes (bit-packed, all kept for the reductions)",
                 (cfg.population as u64 + 1) * words * 8,
             ),
-            // Checkpoints stream their arrays through a 1 MiB buffer.
-            ("checkpoint write buffer", 1 << 20),
+            // A checkpoint copies p and the optimizer state, then streams them out
+            // through a 1 MiB buffer.
+            (
+                "checkpoint copy of p and the optimizer state",
+                (3 + cross) * 8 * dim + (1 << 20),
+            ),
             (
                 "per-thread genome and network buffers",
                 threads * 2 * words * 8,
