@@ -10,38 +10,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::cli::{metrics_without_timing, BIN};
+use common::cli::{digest, metrics_without_timing, train_command, BIN};
 
 const TRIALS: u64 = 50;
 
+/// The run under test: [`train_command`]'s tiny run, 12 generations, with the fault
+/// hook widening the windows inside checkpoint and metrics writes.
 fn fresh(out: &Path, name: &str) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(["train", "--quiet", "--print-digest"])
-        .args(["--set", "network.neurons=16", "--set", "population=8"])
-        .args([
-            "--set",
-            "evaluation.eval_members=2",
-            "--set",
-            "evaluation.max_episode_steps=40",
-        ])
-        .args(["--set", "generations=12", "--set", "run.checkpoint_every=1"])
-        .args(["--set", "backend=\"cpu\""])
-        .arg("--set")
-        .arg(format!("run.out_dir=\"{}\"", out.display()))
-        .arg("--set")
-        .arg(format!("run.name=\"{name}\""))
+    let mut c = train_command(out, name, 12);
+    c.arg("--print-digest")
         .env("RUST_LOG", "error")
         .env("RAYON_NUM_THREADS", "1")
         .env("SATR_FAULT_DELAY_MS", "4");
     c
-}
-
-fn digest(stdout: &[u8]) -> String {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .find(|l| l.starts_with("p digest"))
-        .unwrap_or_else(|| panic!("no digest in {}", String::from_utf8_lossy(stdout)))
-        .to_string()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{ok, satr, BIN};
+use common::cli::{digest, ok, satr, train_command, BIN};
 
 #[test]
 fn a_live_run_is_refused_to_a_second_process_and_a_killed_one_resumes() {
@@ -93,19 +93,17 @@ fn a_live_run_is_refused_to_a_second_process_and_a_killed_one_resumes() {
 #[test]
 fn a_run_that_cannot_fit_in_memory_is_refused_before_allocating() {
     let out = tempfile::tempdir().unwrap();
-    let o = std::process::Command::new(BIN)
-        .args([
-            "train",
-            "--quiet",
-            "--set",
-            "generations=1",
-            "--set",
-            "backend=\"cpu\"",
-        ])
-        .arg("--set")
-        .arg(format!("run.out_dir=\"{}\"", out.path().display()))
+    let run = || {
+        let mut c = std::process::Command::new(BIN);
+        c.args(["train", "--quiet", "--set", "generations=1"])
+            .args(["--set", "backend=\"cpu\""])
+            .arg("--set")
+            .arg(format!("run.out_dir=\"{}\"", out.path().display()))
+            .env("RUST_LOG", "warn");
+        c
+    };
+    let o = run()
         .env("SATR_AVAILABLE_MEMORY", "100000")
-        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -123,21 +121,7 @@ fn a_run_that_cannot_fit_in_memory_is_refused_before_allocating() {
         .any(|p| p.ends_with("metrics.jsonl") || p.ends_with("latest.ckpt"));
     assert!(!any_metrics);
     // The same config with the machine's real memory runs.
-    let o = std::process::Command::new(BIN)
-        .args([
-            "train",
-            "--quiet",
-            "--set",
-            "generations=1",
-            "--set",
-            "backend=\"cpu\"",
-        ])
-        .arg("--set")
-        .arg(format!("run.out_dir=\"{}\"", out.path().display()))
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    ok(&o);
+    ok(&run().output().unwrap());
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -153,38 +137,11 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
-fn tiny_run(out: &std::path::Path, name: &str, gens: u32) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(["train", "--quiet", "--print-digest"])
-        .args(["--set", "network.neurons=16", "--set", "population=8"])
-        .args([
-            "--set",
-            "evaluation.eval_members=2",
-            "--set",
-            "evaluation.max_episode_steps=40",
-        ])
-        .args([
-            "--set",
-            "run.checkpoint_every=1",
-            "--set",
-            "backend=\"cpu\"",
-        ])
-        .arg("--set")
-        .arg(format!("generations={gens}"))
-        .arg("--set")
-        .arg(format!("run.out_dir=\"{}\"", out.display()))
-        .arg("--set")
-        .arg(format!("run.name=\"{name}\""))
-        .env("RUST_LOG", "warn");
+/// [`train_command`]'s tiny run, printing its digest.
+fn tiny_run(out: &std::path::Path, name: &str, gens: usize) -> Command {
+    let mut c = train_command(out, name, gens);
+    c.arg("--print-digest");
     c
-}
-
-fn digest(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .find(|l| l.starts_with("p digest"))
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// A full disk, for real: the file a write goes to is a link to `/dev/full`, whose
@@ -235,7 +192,7 @@ fn a_full_disk_fails_the_run_clearly_and_leaves_the_last_checkpoint_resumable() 
     // Space again: the run resumes to what an uninterrupted run computes.
     let done = resume(6);
     ok(&done);
-    assert_eq!(digest(&done), digest(&reference));
+    assert_eq!(digest(&done.stdout), digest(&reference.stdout));
     assert_eq!(
         common::cli::metrics_without_timing(&dir),
         common::cli::metrics_without_timing(&out.path().join("reference"))

@@ -81,21 +81,38 @@ pub const SMALL: &[&str] = &[
     "backend=\"cpu\"",
 ];
 
-/// `satr train --quiet` with [`SMALL`], run `name` in `out`, `generations`, then `extra`.
-pub fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
-    let mut args: Vec<String> = vec!["train".into(), "--quiet".into()];
-    args.extend(SMALL.iter().map(|s| s.to_string()));
+/// `satr train --quiet` with [`SMALL`], run `name` in `out` and `generations`, not yet
+/// run (add arguments or environment first); warnings-only logging.
+pub fn train_command(out: &Path, name: &str, generations: usize) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["train", "--quiet"])
+        .args(SMALL)
+        .env("RUST_LOG", "warn");
     for s in [
         format!("run.out_dir=\"{}\"", out.display()),
         format!("run.name=\"{name}\""),
         format!("generations={generations}"),
     ] {
-        args.push("--set".into());
-        args.push(s);
+        c.arg("--set").arg(s);
     }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    satr(&refs)
+    c
+}
+
+/// [`train_command`] with `extra` arguments, run.
+pub fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Output {
+    train_command(out, name, generations)
+        .args(extra)
+        .output()
+        .expect("run satr")
+}
+
+/// The `p digest: ...` line a run with `--print-digest` printed.
+pub fn digest(stdout: &[u8]) -> String {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find(|l| l.starts_with("p digest"))
+        .unwrap_or_else(|| panic!("no digest in {}", String::from_utf8_lossy(stdout)))
+        .to_string()
 }
 
 /// `satr replay` of `task` from `state` (comma-separated) through the `actions` file:
