@@ -262,17 +262,23 @@ fn two_jobs_compute_what_one_does() {
     }
 }
 
-#[test]
-fn the_command_line_reads_a_sweep_file() {
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("tiny.toml");
-    let set: String = tiny()
+/// [`tiny`]'s overrides (those `keep` accepts) as the `[set]` lines of a sweep file.
+fn set_lines(keep: impl Fn(&str) -> bool) -> String {
+    tiny()
         .iter()
+        .filter(|kv| keep(kv))
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap();
             format!("\"{k}\" = {v}\n")
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_command_line_reads_a_sweep_file() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("tiny.toml");
+    let set = set_lines(|_| true);
     std::fs::write(
         &file,
         format!(
@@ -328,14 +334,7 @@ fn the_command_line_reads_a_sweep_file() {
 fn variants_run_as_cells_and_fewest_scores_every_run_at_equal_env_steps() {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("v.toml");
-    let set: String = tiny()
-        .iter()
-        .filter(|kv| !kv.starts_with("generations") && !kv.contains("max_episode_steps"))
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap();
-            format!("\"{k}\" = {v}\n")
-        })
-        .collect();
+    let set = set_lines(|kv| !kv.starts_with("generations") && !kv.contains("max_episode_steps"));
     std::fs::write(
         &file,
         format!(
