@@ -99,6 +99,20 @@ fn over_mpi(mpirun: &Path, ranks: usize, args: &[String]) -> Output {
         .expect("run mpirun")
 }
 
+/// `satr train --resume dir --set <set>` over `ranks` processes, printing the digest.
+fn resume_over_mpi(mpirun: &Path, ranks: usize, dir: &Path, set: &str) -> Output {
+    let args = [
+        "train".to_string(),
+        "--quiet".into(),
+        "--print-digest".into(),
+        "--resume".into(),
+        dir.display().to_string(),
+        "--set".into(),
+        set.into(),
+    ];
+    over_mpi(mpirun, ranks, &args)
+}
+
 /// The digest line, after checking the run succeeded over `ranks` processes (a
 /// binary launched by a foreign mpirun would run as several worlds of one).
 fn digest(o: &Output, ranks: usize) -> String {
@@ -184,19 +198,7 @@ fn resume_under_mpi_matches_uninterrupted() {
     );
     digest(&first, 2);
     let split = tmp.path().join("split");
-    let resumed = over_mpi(
-        &mpirun,
-        2,
-        &[
-            "train".to_string(),
-            "--quiet".into(),
-            "--print-digest".into(),
-            "--resume".into(),
-            split.display().to_string(),
-            "--set".into(),
-            "generations=4".into(),
-        ],
-    );
+    let resumed = resume_over_mpi(&mpirun, 2, &split, "generations=4");
     assert_eq!(digest(&resumed, 2), full);
     assert_eq!(checkpoint_p(&split), checkpoint_p(&tmp.path().join("full")));
     assert_eq!(
@@ -312,19 +314,7 @@ fn sigterm_stops_every_rank_at_the_same_generation() {
     assert_eq!(ck.generation as usize, stopped);
     // The interrupted run, resumed over 2 ranks, equals one uninterrupted process.
     let total = format!("generations={}", stopped + 1);
-    let resumed = over_mpi(
-        &mpirun,
-        2,
-        &[
-            "train".to_string(),
-            "--quiet".into(),
-            "--print-digest".into(),
-            "--resume".into(),
-            dir.display().to_string(),
-            "--set".into(),
-            total.clone(),
-        ],
-    );
+    let resumed = resume_over_mpi(&mpirun, 2, &dir, total.as_str());
     let mut one_sets = sets.to_vec();
     one_sets.push(total);
     let one = single(&train_args(tmp.path(), "one", &one_sets));
@@ -391,19 +381,7 @@ fn a_killed_rank_ends_the_job_within_a_bounded_time_and_it_resumes() {
     // The job resumes from its last checkpoint to what one uninterrupted process computes.
     let ck = satr::checkpoint::Checkpoint::load(&ck_path).unwrap();
     let total = format!("generations={}", ck.generation + 1);
-    let resumed = over_mpi(
-        &mpirun,
-        2,
-        &[
-            "train".to_string(),
-            "--quiet".into(),
-            "--print-digest".into(),
-            "--resume".into(),
-            dir.display().to_string(),
-            "--set".into(),
-            total.clone(),
-        ],
-    );
+    let resumed = resume_over_mpi(&mpirun, 2, &dir, total.as_str());
     let mut one_sets = sets.to_vec();
     one_sets.push(total);
     let one = single(&train_args(tmp.path(), "one", &one_sets));
