@@ -17,5 +17,6 @@ pub mod fault_injection;
 pub mod gpu;
 pub mod network;
 pub mod optimizer;
+pub mod policy;
 pub mod rng;
 pub mod tasks;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use satr::app::bench::{self, BenchArgs};
 use satr::app::train::{self, TrainArgs};
-use satr::app::{eval, info, process, replay, Engines, World};
+use satr::app::{eval, export, info, process, replay, Engines, World};
 use satr::app::{plot, sweep};
 use satr::config::GpuMode;
 
@@ -79,6 +79,23 @@ enum Command {
         /// Backend: auto, gpu or cpu (default: the run's config).
         #[arg(long)]
         backend: Option<String>,
+        /// Also write every step of every episode to this file (JSON lines: the
+        /// observation, the network's input and outputs, the action, the reward).
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
+    },
+    /// Write the mode genome of a checkpoint as a file other tools run (safetensors
+    /// for python/satr_policy.py, NIR for SNN frameworks and neuromorphic toolchains).
+    Export {
+        /// Checkpoint file or run directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// safetensors or nir.
+        #[arg(long, default_value = "safetensors")]
+        format: String,
+        /// Output file (default: policy.<format> in the run directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Show the build, the CPU features, the tasks and the GPU adapters.
     Info {
@@ -179,8 +196,24 @@ fn run(world: &World, cli: Cli) -> Result<()> {
             episodes,
             seed,
             backend,
+            transcript,
         } => {
-            let report = eval::eval(&engines, &checkpoint, episodes, seed, backend.as_deref())?;
+            let report = eval::eval(
+                &engines,
+                &checkpoint,
+                episodes,
+                seed,
+                backend.as_deref(),
+                transcript.as_deref(),
+            )?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Export {
+            checkpoint,
+            format,
+            output,
+        } => {
+            let report = export::export(&checkpoint, &format, output.as_deref())?;
             println!("{}", serde_json::to_string(&report)?);
         }
         Command::Info { json } => {

@@ -29,6 +29,7 @@ fn run(dir: &Path, gens: u32, f: impl Fn(u32) -> f64) -> PathBuf {
             train_return_max: f(g),
             train_return_min: f(g) - 2.0,
             non_finite_members: 0,
+            cost: None,
             update,
             env_steps: 1000 * (g as u64 + 1),
             wall_s: 0.5 * (g as f64 + 1.0),

@@ -20,6 +20,10 @@ pub enum TrainError {
     Task(#[from] TaskError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Export(#[from] crate::policy::export::ExportError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     /// A file of the run directory. The OS error is part of the message, not a
     /// `source`, so a report of the whole chain prints it once.
     #[error("{path}: {error}")]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{io_error, TrainError};
 use crate::optimizer::UpdateStats;
+use crate::policy::cost::PolicyCost;
 
 /// One line of `metrics.jsonl` (SPEC 7); `None` is written as `null`. The update's
 /// figures are the optimizer's own [`UpdateStats`], flattened into the line in their
@@ -25,11 +26,40 @@ pub struct Metrics {
     /// Written only when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub non_finite_members: u32,
+    /// What the mode genome costs to run (absent without eval members).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostFigures>,
     #[serde(flatten)]
     pub update: UpdateStats,
     pub env_steps: u64,
     pub wall_s: f64,
     pub env_steps_per_s: f64,
+}
+
+/// The cost figures of a generation's mode genome, measured on the first eval member's
+/// episodes ([`crate::policy::cost`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CostFigures {
+    /// Spikes per environment step (all neurons, all substeps).
+    pub spikes_per_step: f64,
+    /// Spikes per neuron per substep.
+    pub firing_rate: f64,
+    /// Synaptic operations per environment step (recurrent spikes times fan-out, plus
+    /// the input and readout connections).
+    pub synaptic_ops_per_step: f64,
+    /// Ones in the mode genome over its length.
+    pub density: f64,
+}
+
+impl From<PolicyCost> for CostFigures {
+    fn from(c: PolicyCost) -> Self {
+        CostFigures {
+            spikes_per_step: c.spikes_per_step,
+            firing_rate: c.firing_rate,
+            synaptic_ops_per_step: c.synaptic_ops_per_step,
+            density: c.density,
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -140,6 +170,7 @@ mod tests {
             train_return_max: 2.0,
             train_return_min: 0.1 + 0.2,
             non_finite_members: 0,
+            cost: None,
             update: UpdateStats {
                 total_energy: Some(1e-300),
                 signal_energy: None,

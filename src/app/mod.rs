@@ -1,7 +1,8 @@
 //! The application layer: what the `satr` commands do, over the library below.
 //!
 //! ```text
-//! main.rs (parse only) -> app: train | sweep | plot | eval | bench | info | replay
+//! main.rs (parse only) -> app: train | sweep | plot | eval | export | bench | info | replay
+//!     eval, export -> policy (the mode genome: episodes, cost, safetensors / NIR)
 //!     sweep -> train's pieces per (cell, seed), in threads, then the summary
 //!     plot  -> run and sweep directories' metrics -> PNG / SVG
 //!     train -> run (loop, checkpoints, observers) -> trainer (one generation)
@@ -18,6 +19,7 @@ pub mod bench;
 pub mod engines;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod info;
 pub mod memory;
 pub mod metrics;

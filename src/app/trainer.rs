@@ -11,6 +11,9 @@ use crate::config::Config;
 use crate::distribution;
 use crate::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
 use crate::optimizer::{self, Optimizer};
+use crate::policy::cost::PolicyCost;
+use crate::policy::episodes::{self, EpisodeKey};
+use crate::policy::Policy;
 
 /// At or below this population a run starts with a warning about its noise level.
 pub const SMALL_POPULATION: usize = 4;
@@ -129,6 +132,26 @@ impl Trainer {
         self.config.run_complete(self.generation, self.env_steps)
     }
 
+    /// What the mode genome of this generation costs to run: the first eval member's
+    /// episodes (member `P`, the ones the evaluation just ran) replayed on the CPU with
+    /// every spike counted. `None` without eval members.
+    fn eval_cost(&self, max_steps: usize) -> Result<Option<PolicyCost>, TrainError> {
+        let cfg = &self.config;
+        if cfg.evaluation.eval_members == 0 {
+            return Ok(None);
+        }
+        let policy = Policy::new(cfg, &self.p, &self.obs_stats, self.generation)?;
+        let keys: Vec<EpisodeKey> = (0..cfg.evaluation.episodes_per_member as u32)
+            .map(|episode| EpisodeKey {
+                seed: cfg.seed,
+                generation: self.generation,
+                member: cfg.population as u32,
+                episode,
+            })
+            .collect();
+        Ok(Some(episodes::run_all(&policy, &keys, max_steps)?.1))
+    }
+
     /// Runs one generation and updates `p`.
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let start = Instant::now();
@@ -171,6 +194,7 @@ impl Trainer {
                 "non-finite fitness (NaN or infinite reward or observation): ranked last"
             );
         }
+        let cost = self.eval_cost(max_steps)?;
         let u = optimizer::shape(&fit.train, cfg.optimizer.shaping);
         let red = self.evaluator.reductions(&req, &u)?;
         let stats = self.optimizer.step(&mut self.p, &red);
@@ -188,6 +212,7 @@ impl Trainer {
             train_return_max: train.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
             train_return_min: train.iter().cloned().fold(f64::INFINITY, f64::min),
             non_finite_members: non_finite,
+            cost: cost.map(Into::into),
             update: stats,
             env_steps: self.env_steps,
             wall_s: self.wall_s,

@@ -53,6 +53,8 @@ pub struct MemberEpisodes {
     stats: ObsStats,
     total: f64,
     ret: f64,
+    /// The reward of the last step (0 before the first).
+    reward: f64,
     steps: u64,
     done: bool,
     /// A non-finite observation or reward was seen.
@@ -72,6 +74,7 @@ impl MemberEpisodes {
             task,
             total: 0.0,
             ret: 0.0,
+            reward: 0.0,
             steps: 0,
             done: true,
             invalid: false,
@@ -96,6 +99,7 @@ impl MemberEpisodes {
         );
         self.task.reset(&mut || reader.next_f64());
         self.ret = 0.0;
+        self.reward = 0.0;
         self.done = false;
     }
 
@@ -133,6 +137,7 @@ impl MemberEpisodes {
             }
         };
         self.steps += 1;
+        self.reward = step.reward;
         if !step.reward.is_finite() {
             self.invalid = true;
             self.done = true;
@@ -141,6 +146,21 @@ impl MemberEpisodes {
         self.ret += step.reward;
         self.done = step.terminated || step.truncated;
         Ok(self.done)
+    }
+
+    /// The raw observation the last [`MemberEpisodes::observe`] read.
+    pub fn observation(&self) -> &[f64] {
+        &self.obs
+    }
+
+    /// The reward the last [`MemberEpisodes::act`] received.
+    pub fn reward(&self) -> f64 {
+        self.reward
+    }
+
+    /// The return of the open (or just ended) episode so far.
+    pub fn episode_return(&self) -> f64 {
+        self.ret
     }
 
     /// Adds the episode's return to the member's total.

@@ -453,6 +453,7 @@ mod tests {
             train_return_max: 0.0,
             train_return_min: 0.0,
             non_finite_members: 0,
+            cost: None,
             update: UpdateStats {
                 kl: generation as f64,
                 entropy: 1.0,
