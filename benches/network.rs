@@ -32,7 +32,9 @@ fn net_step(c: &mut Criterion) {
     });
     group.sample_size(10);
     group.bench_function("network_pop256_50steps", |b| {
-        b.iter(|| satr::app::throughput::cpu_network(&cfg, 11, 3, 256, 50, 1))
+        b.iter(|| {
+            satr::app::throughput::cpu_network(&cfg, 11, 3, 256, 50, 1, cpu::Propagation::Auto)
+        })
     });
     group.finish();
 }

@@ -241,13 +241,13 @@ class SatrPolicy:
             z_exc, z_inh = self.z[: self.n_exc], self.z[self.n_exc :]
             counts = z_exc.astype(np.int32) @ self.w_h_exc - z_inh.astype(np.int32) @ self.w_h_inh
             i_spk = self.r_h * counts.astype(F32)
-            self.i_syn = self.alpha_syn * self.i_syn + i_spk
+            self.i_syn = _flushed(self.alpha_syn * self.i_syn + i_spk)
             target = self.v_reset + self.i_syn + i_in
-            v = target + self.alpha_v * (self.v - target)
+            v = _flushed(target + self.alpha_v * (self.v - target))
             self.z = v > self.v_threshold
             self.v = np.where(self.z, self.v_reset, v).astype(F32)
             r_t = np.where(self.z, self.r_spike, zero)
-            self.rate = r_t + self.alpha_out * (self.rate - r_t)
+            self.rate = _flushed(r_t + self.alpha_out * (self.rate - r_t))
             self.spikes += int(self.z.sum())
         # masked sums over neurons in order: cumsum accumulates sequentially
         masked = np.where(self.w_out, self.rate[:, None], zero)
@@ -264,6 +264,11 @@ class SatrPolicy:
     def act(self, obs) -> Union[int, np.ndarray]:
         """Normalises a raw observation, steps the network and returns the action."""
         return self.action(self.step_network(self.normalise(obs)))
+
+
+def _flushed(x: np.ndarray) -> np.ndarray:
+    """SPEC 1: subnormal state values (exponent bits all zero) are stored as +0."""
+    return np.where((x.view(np.uint32) & np.uint32(0x7F800000)) == 0, F32(0.0), x).astype(F32)
 
 
 def _check_format(meta: dict) -> None:

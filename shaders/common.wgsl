@@ -98,6 +98,12 @@ fn rounded(x: f32, zero: u32) -> f32 {
     return bitcast<f32>(bitcast<u32>(x) | zero);
 }
 
+// SPEC 1: a state value that is subnormal (exponent bits all zero) is stored as +0, on
+// every backend: drivers differ on subnormals, and CPUs run them slowly.
+fn flushed(x: f32) -> f32 {
+    return select(x, 0.0, (bitcast<u32>(x) & 0x7f800000u) == 0u);
+}
+
 // Linear index of a workgroup in a 2-D grid of `grid_x` columns.
 fn group_index(wid: vec3<u32>, grid_x: u32) -> u32 {
     return wid.y * grid_x + wid.x;

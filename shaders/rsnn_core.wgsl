@@ -98,14 +98,14 @@ fn net_step(lid: u32, net: u32, c: Constants, nr: ptr<function, Neurons>, phase:
                 let r_spike = select(-c.spike_rate, c.spike_rate, n < N_EXC);
                 // Each product is rounded on its own (`rounded`), as on the CPU.
                 let i_spk = rounded(c.r_h * f32(count), z0);
-                let syn_new = rounded(c.alpha_syn * (*nr).syn[r], z0) + i_spk;
+                let syn_new = flushed(rounded(c.alpha_syn * (*nr).syn[r], z0) + i_spk);
                 (*nr).syn[r] = syn_new;
                 let v_target = c.v_reset + syn_new + (*nr).iin[r];
-                let vn = v_target + rounded(c.alpha_v * ((*nr).v[r] - v_target), z0);
+                let vn = flushed(v_target + rounded(c.alpha_v * ((*nr).v[r] - v_target), z0));
                 let spike = vn > c.v_threshold;
                 (*nr).v[r] = select(vn, c.v_reset, spike);
                 let r_t = select(0.0, r_spike, spike);
-                (*nr).rate[r] = r_t + rounded(c.alpha_out * ((*nr).rate[r] - r_t), z0);
+                (*nr).rate[r] = flushed(r_t + rounded(c.alpha_out * ((*nr).rate[r] - r_t), z0));
                 if (spike) {
                     if (n < N_EXC) {
                         atomicOr(&spikes[nxt + (n >> 5u)], 1u << (n & 31u));

@@ -134,6 +134,18 @@ enum Command {
         /// Timed repetitions (the best is reported).
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Time whole generations of a trained run (checkpoint file or run directory):
+        /// members sampled from its distribution, on its task, with its normaliser.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Print the device memory plan of one generation (bytes per member, chunks,
+        /// dispatches) without allocating or measuring anything.
+        #[arg(long)]
+        plan: bool,
+        /// With --plan: a named limit set instead of this machine's adapter
+        /// (lavapipe, nvidia-24gb, nvidia-80gb, nvidia-141gb).
+        #[arg(long, requires = "plan")]
+        limits: Option<String>,
     },
     /// Step a task from a given state through a file of actions; one JSON line per step.
     Replay {
@@ -238,6 +250,9 @@ fn run(world: &World, cli: Cli) -> Result<()> {
             steps,
             task,
             repeat,
+            checkpoint,
+            plan,
+            limits,
         } => {
             let args = BenchArgs {
                 cpu: !matches!(backend, Which::Gpu),
@@ -255,10 +270,25 @@ fn run(world: &World, cli: Cli) -> Result<()> {
                 steps,
                 task,
                 repeat,
+                checkpoint,
             };
+            if plan {
+                #[cfg(feature = "gpu")]
+                {
+                    let p = bench::plan(&engines, &args, limits.as_deref())?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&p)?);
+                    } else {
+                        println!("{p}");
+                    }
+                    return Ok(());
+                }
+                #[cfg(not(feature = "gpu"))]
+                anyhow::bail!("--plan needs the `gpu` feature ({limits:?})");
+            }
             let records = bench::bench(&engines, &args)?;
             for (m, ratio) in bench::ratios(&records) {
-                eprintln!("{m} mode: GPU/CPU throughput ratio {ratio:.3}");
+                eprintln!("{m} throughput ratio {ratio:.3}");
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&records)?);

@@ -317,7 +317,18 @@ fn bench_json_has_spec_fields() {
     ]);
     ok(&o);
     let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v.len(), 2);
+    // Network then generation mode, each with the three ways of propagating spikes.
+    assert_eq!(v.len(), 6);
+    for (r, (mode, path)) in v.iter().zip(
+        ["network", "generation"]
+            .iter()
+            .flat_map(|m| ["dense", "event", "auto"].map(|p| (*m, p))),
+    ) {
+        assert_eq!(
+            (r["mode"].as_str(), r["propagation"].as_str()),
+            (Some(mode), Some(path))
+        );
+    }
     for r in &v {
         for key in [
             "backend",
@@ -342,6 +353,46 @@ fn bench_json_has_spec_fields() {
     }
     assert_eq!(v[0]["mode"], "network");
     assert_eq!(v[0]["env_steps"], 15);
+}
+
+#[test]
+fn bench_on_a_checkpoint_times_its_distribution_and_reports_firing_rates() {
+    let out = tempfile::tempdir().unwrap();
+    ok(&train(out.path(), "b", 3, &["--set", "network.k_h=2.0"]));
+    let run = out.path().join("b");
+    let o = satr(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--json",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--population",
+        "6",
+        "--repeat",
+        "1",
+    ]);
+    ok(&o);
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v.len(),
+        3,
+        "generation mode only, three propagations: {v:?}"
+    );
+    for r in &v {
+        assert_eq!(r["mode"], "generation");
+        assert_eq!(r["neurons"], 24, "the checkpoint's network");
+        assert_eq!(r["population"], 6);
+        let rate = r["firing_rate"].as_f64().expect("firing_rate");
+        assert!(rate > 0.0 && rate < 1.0, "{r}");
+        assert!(r["mode_firing_rate"].as_f64().is_some(), "{r}");
+    }
+    let e = satr(&[
+        "bench",
+        "--checkpoint",
+        out.path().join("none").to_str().unwrap(),
+    ]);
+    assert!(!e.status.success());
 }
 
 #[test]

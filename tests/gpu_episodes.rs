@@ -13,7 +13,8 @@ use satr::distribution::thresholds;
 use satr::evaluation::{
     EngineError, GenerationRequest, Normalizer, PopulationEvaluator, TaskFactory,
 };
-use satr::gpu::plan::{NetOptions, NetPlan};
+use satr::gpu::memory_plan::{self, Workload};
+use satr::gpu::plan::{DriverQuirks, NetOptions, NetPlan};
 use satr::gpu::shaders::{compose_episodes, validate};
 use satr::gpu::{GpuEvaluator, GpuOptions};
 use satr::network::{NetworkConfig, Shape};
@@ -198,6 +199,7 @@ fn compare(neurons: usize, population: usize, eval: usize, episodes: usize, chun
         task_wgsl: Some(WALKER_WGSL),
         max_chunk: chunk,
         net: poisoned(),
+        device_memory: None,
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
     let dim = cpu.shape().layout().len();
@@ -309,6 +311,7 @@ fn evaluate_members_returns_slices_of_evaluate() {
             task_wgsl,
             max_chunk: Some(4),
             net: poisoned(),
+            device_memory: None,
         };
         let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
         let all = gpu.evaluate(&req).unwrap();
@@ -474,6 +477,7 @@ fn full_generation_long_episodes_run_to_the_time_limit() {
         task_wgsl: Some(RING_WGSL),
         max_chunk: Some(4),
         net: poisoned(),
+        device_memory: None,
     };
     let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, ring, opts).unwrap();
     let shape = Shape::new(&cfg, 2, 2);
@@ -504,4 +508,79 @@ fn full_generation_long_episodes_run_to_the_time_limit() {
     assert_eq!(g.eval, c.eval, "eval fitness");
     let per_member = gpu.evaluate_members(&req, 0..7).unwrap();
     assert!(per_member.iter().all(|o| o.env_steps == 2000));
+}
+
+#[test]
+fn driver_workarounds_follow_the_adapter_and_both_ways_agree() {
+    let Some(ctx) = context() else { return };
+    let software = ctx.adapter_info.device_type == wgpu::DeviceType::Cpu;
+    assert_eq!(
+        ctx.quirks(),
+        if software {
+            DriverQuirks::SOFTWARE
+        } else {
+            DriverQuirks::HARDWARE
+        },
+        "{:?}",
+        ctx.adapter_info
+    );
+    let cfg = NetworkConfig {
+        neurons: 70,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 2, 2);
+    // Sliced (software) and in one dispatch (hardware): short enough episodes that one
+    // dispatch stays inside llvmpipe's loop budget, long enough to need several slices.
+    let dispatches: Vec<u64> = [DriverQuirks::SOFTWARE, DriverQuirks::HARDWARE]
+        .iter()
+        .map(|&q| {
+            let opts = NetOptions {
+                quirks: Some(q),
+                ..Default::default()
+            };
+            let work = Workload {
+                members: 9,
+                episodes_per_member: 2,
+                max_episode_steps: 40,
+                generation_mode: true,
+            };
+            memory_plan::plan(&shape, &ctx.limits, &opts, &work, None)
+                .unwrap()
+                .dispatches_per_chunk
+                .unwrap()
+        })
+        .collect();
+    assert!(dispatches[0] > 1 && dispatches[1] == 1, "{dispatches:?}");
+    let dim = shape.layout().len();
+    let p = vec![0.45; dim];
+    let th = thresholds(&p);
+    let norm = Normalizer {
+        mean: vec![0.0, 0.0],
+        inv_std: vec![1.0, 1.0],
+        clip: 5.0,
+    };
+    let req = GenerationRequest::new(4, 1, &p, &th, &norm, 7, 40).with_eval(2, 2);
+    let fitness: Vec<Vec<f64>> = [DriverQuirks::SOFTWARE, DriverQuirks::HARDWARE]
+        .iter()
+        .map(|&q| {
+            let opts = GpuOptions {
+                task_wgsl: Some(WALKER_WGSL),
+                max_chunk: None,
+                net: NetOptions {
+                    quirks: Some(q),
+                    ..poisoned()
+                },
+                device_memory: None,
+            };
+            let mut gpu = GpuEvaluator::with_options(&ctx, &cfg, factory(), opts).unwrap();
+            let f = gpu.evaluate(&req).unwrap();
+            f.train.iter().chain(&f.eval).copied().collect()
+        })
+        .collect();
+    assert_eq!(fitness[0], fitness[1]);
+    assert!(
+        fitness[0].iter().any(|&f| f != fitness[0][0]),
+        "degenerate: {:?}",
+        fitness[0]
+    );
 }

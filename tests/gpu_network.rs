@@ -339,3 +339,51 @@ fn bench_network_times_the_steps() {
         members / s
     );
 }
+
+#[test]
+fn decaying_state_is_flushed_on_the_gpu_as_on_the_cpu() {
+    // A network with no connections: the initial potentials decay towards zero through
+    // the smallest normal floats (about 1700 substeps); both engines store +0 from then
+    // on (SPEC 1), whatever the driver does with subnormals.
+    let Some(ctx) = context() else { return };
+    let cfg = NetworkConfig {
+        neurons: 70,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 2, 1);
+    let c = Constants::new(&cfg, &shape);
+    let members = 2;
+    let words = words_for(shape.layout().len());
+    let genomes = vec![0u64; words * members];
+    let net = GpuNetwork::new(&ctx, &shape, c, members, &NetOptions::default(), false).unwrap();
+    net.upload_genomes(&genomes, members).unwrap();
+    net.unpack(members).unwrap();
+    net.reset(5, 0, 0, members, 0).unwrap();
+    let packed = PackedNet::from_genome(shape, &genomes[..words]);
+    let mut states: Vec<NetState> = (0..members)
+        .map(|m| {
+            let mut s = NetState::new(&shape);
+            s.reset(&c, 5, 0, m as u32, 0);
+            s
+        })
+        .collect();
+    let obs = vec![0.0f32; members * 2];
+    let mut out = [0.0f32];
+    for step in 0..60 {
+        net.step(&obs, None, members, false).unwrap();
+        for s in &mut states {
+            cpu::net_step(&packed, &c, &obs[..2], s, &mut out);
+        }
+        if step % 10 == 9 {
+            for (m, g) in net.read_state(members).unwrap().iter().enumerate() {
+                assert_state(g, &states[m], &format!("silent member {m} env step {step}"));
+            }
+        }
+    }
+    for s in &states {
+        assert!(
+            s.v.iter().all(|&v| v == 0.0),
+            "every potential flushed to zero"
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! The bitset engine against a plain, obviously-correct reference of SPEC 1 written
 //! with bool matrices and sums over bits. They must agree exactly: integer counts,
-//! spikes and every f32 state variable, substep by substep.
+//! spikes and every f32 state variable, substep by substep, with recurrent spikes
+//! propagated dense, event-driven, and chosen per spike word (the default).
 
-use satr::cpu::{self, NetState, PackedNet};
+use satr::cpu::{self, NetState, PackedNet, Propagation};
 use satr::distribution::{bit, sample_genome, thresholds, words_for};
 use satr::network::{Constants, NetworkConfig, Shape};
 use satr::rng;
@@ -89,18 +90,20 @@ impl Reference {
             }
             self.counts[post] = exc - inh;
         }
+        // Subnormal state values are stored as zero (SPEC 1).
+        let flush = |x: f32| if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x };
         for i in 0..n {
             let i_spk = c.r_h * self.counts[i] as f32;
-            self.i_syn[i] = c.alpha_syn * self.i_syn[i] + i_spk;
+            self.i_syn[i] = flush(c.alpha_syn * self.i_syn[i] + i_spk);
             let target = c.v_reset + self.i_syn[i] + self.i_in[i];
-            self.v[i] = target + c.alpha_v * (self.v[i] - target);
+            self.v[i] = flush(target + c.alpha_v * (self.v[i] - target));
             self.z[i] = self.v[i] > c.v_threshold;
             if self.z[i] {
                 self.v[i] = c.v_reset;
             }
             let sigma = if i < n_exc { 1.0f32 } else { -1.0 };
             let r_target = if self.z[i] { sigma * c.spike_rate } else { 0.0 };
-            self.rate[i] = r_target + c.alpha_out * (self.rate[i] - r_target);
+            self.rate[i] = flush(r_target + c.alpha_out * (self.rate[i] - r_target));
         }
     }
 
@@ -130,6 +133,19 @@ fn spikes_of(s: &NetState, shape: &Shape) -> Vec<bool> {
 }
 
 fn check(neurons: usize, exc_ratio: f64, obs_dim: usize, act_dim: usize, seed: u64) {
+    for p in [Propagation::Dense, Propagation::Event, Propagation::Auto] {
+        check_with(neurons, exc_ratio, obs_dim, act_dim, seed, p);
+    }
+}
+
+fn check_with(
+    neurons: usize,
+    exc_ratio: f64,
+    obs_dim: usize,
+    act_dim: usize,
+    seed: u64,
+    propagation: Propagation,
+) {
     let cfg = NetworkConfig {
         neurons,
         exc_ratio,
@@ -144,7 +160,7 @@ fn check(neurons: usize, exc_ratio: f64, obs_dim: usize, act_dim: usize, seed: u
         .collect();
     let mut genome = vec![0u64; words_for(dim)];
     sample_genome(&thresholds(&p), seed, 0, 3, &mut genome);
-    let net = PackedNet::from_genome(shape, &genome);
+    let net = PackedNet::from_genome(shape, &genome).with_propagation(propagation);
     let mut reference = Reference::new(shape, &genome);
     let mut state = NetState::new(&shape);
     // Poison the state so anything reset forgets to write shows.
@@ -175,7 +191,7 @@ fn check(neurons: usize, exc_ratio: f64, obs_dim: usize, act_dim: usize, seed: u
             substeps += 1;
             assert_eq!(
                 state.counts, reference.counts,
-                "counts at substep {substeps}"
+                "{propagation:?}: counts at substep {substeps}"
             );
             assert_eq!(
                 spikes_of(&state, &shape),
@@ -228,4 +244,44 @@ fn bitset_matches_reference_odd_sizes() {
     check(130, 0.3, 2, 3, 4);
     check(65, 1.0, 1, 2, 5);
     check(70, 0.0, 5, 2, 6);
+}
+
+#[test]
+fn subnormal_state_is_stored_as_zero_like_the_reference() {
+    // A silent network whose currents and rates decay through the smallest normal
+    // floats: every step, engine and reference agree, and no state value is subnormal.
+    let cfg = NetworkConfig {
+        neurons: 70,
+        ..Default::default()
+    };
+    let shape = Shape::new(&cfg, 2, 1);
+    let c = Constants::new(&cfg, &shape);
+    let genome = vec![0u64; words_for(shape.layout().len())];
+    for propagation in [Propagation::Dense, Propagation::Event] {
+        let net = PackedNet::from_genome(shape, &genome).with_propagation(propagation);
+        let mut reference = Reference::new(shape, &genome);
+        let mut state = NetState::new(&shape);
+        for i in 0..shape.neurons {
+            let tiny = f32::MIN_POSITIVE * (1.0 + i as f32 / 8.0);
+            state.i_syn[i] = tiny;
+            state.rate[i] = -tiny;
+            state.v[i] = tiny * 3.0;
+        }
+        reference.i_syn = state.i_syn.clone();
+        reference.rate = state.rate.clone();
+        reference.v = state.v.clone();
+        let mut flushed = 0;
+        for step in 0..100 {
+            cpu::substep(&net, &c, &mut state);
+            reference.substep(&c);
+            assert_eq!(state.i_syn, reference.i_syn, "i_syn at substep {step}");
+            assert_eq!(state.v, reference.v, "v at substep {step}");
+            assert_eq!(state.rate, reference.rate, "rate at substep {step}");
+            for x in state.i_syn.iter().chain(&state.v).chain(&state.rate) {
+                assert!(!x.is_subnormal(), "subnormal {x:e} at substep {step}");
+            }
+            flushed = state.rate.iter().filter(|&&r| r == 0.0).count();
+        }
+        assert_eq!(flushed, shape.neurons, "every rate decayed to zero");
+    }
 }

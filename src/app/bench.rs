@@ -1,13 +1,22 @@
 //! `satr bench`: throughput in SPEC 6 units, network alone (random observations) or a
 //! whole generation of a task through the same evaluators training uses.
 
-use super::engines::Engines;
+use std::path::PathBuf;
+
+use super::engines::{task_factory, Engines};
 use super::error::TrainError;
 use super::throughput::{self, BenchRecord};
+use crate::checkpoint::{self, Checkpoint};
 use crate::config::{Backend, Config, GpuMode};
+use crate::cpu::{CpuEvaluator, Propagation};
 use crate::distribution;
 use crate::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvaluator};
 use crate::network::Shape;
+use crate::policy::episodes::{run_all, EpisodeKey};
+use crate::policy::Policy;
+
+/// The CPU's ways of propagating spikes, each timed in every CPU measurement.
+const PROPAGATIONS: [Propagation; 3] = [Propagation::Dense, Propagation::Event, Propagation::Auto];
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -29,6 +38,9 @@ pub struct BenchArgs {
     pub task: String,
     /// Timed repetitions (the best is reported).
     pub repeat: usize,
+    /// Generation mode on a trained run instead: its distribution (members sampled
+    /// from `p`), its normaliser, its task and network; `population` members.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// The device name of the CPU engine, the same in every record.
@@ -58,69 +70,195 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
             return Err(TrainError::Usage(format!("{flag} must be at least 1")));
         }
     }
-    let mut cfg = Config::default();
-    cfg.network.neurons = args.neurons;
-    cfg.network.validate()?;
-    cfg.task = args.task.clone();
+    let ck = match &args.checkpoint {
+        Some(path) => Some(Checkpoint::load(&checkpoint::resolve(path))?),
+        None => None,
+    };
+    let mut cfg = match &ck {
+        Some(ck) => ck.config.clone(),
+        None => {
+            let mut cfg = Config::default();
+            cfg.network.neurons = args.neurons;
+            cfg.network.validate()?;
+            cfg.task = args.task.clone();
+            cfg
+        }
+    };
     cfg.population = args.population.max(2);
     cfg.gpu.mode = args.gpu_mode;
     cfg.validate()?;
     let net_shape = Shape::new(&cfg.network, args.obs_dim, args.act_dim);
     let member_steps = (args.population * args.steps) as u64;
+    let network = args.network && ck.is_none();
     let mut records = Vec::new();
-    if args.cpu && args.network {
-        let secs = (0..args.repeat)
-            .map(|r| {
-                throughput::cpu_network(
-                    &cfg.network,
-                    args.obs_dim,
-                    args.act_dim,
+    if args.cpu && network {
+        for prop in PROPAGATIONS {
+            let secs = (0..args.repeat)
+                .map(|r| {
+                    throughput::cpu_network(
+                        &cfg.network,
+                        args.obs_dim,
+                        args.act_dim,
+                        args.population,
+                        args.steps,
+                        r as u64,
+                        prop,
+                    )
+                })
+                .fold(f64::INFINITY, f64::min);
+            records.push(
+                BenchRecord::new(
+                    "cpu",
+                    &cpu_device(),
+                    "network",
+                    &net_shape,
                     args.population,
-                    args.steps,
-                    r as u64,
+                    member_steps,
+                    secs,
                 )
-            })
-            .fold(f64::INFINITY, f64::min);
-        records.push(BenchRecord::new(
-            "cpu",
-            &cpu_device(),
-            "network",
-            &net_shape,
-            args.population,
-            member_steps,
-            secs,
-        ));
+                .with_propagation(prop),
+            );
+        }
     }
-    if args.cpu && args.generation {
+    let rates = ck.as_ref().map(firing_rates).transpose()?;
+    if args.cpu && (args.generation || ck.is_some()) {
         cfg.backend = Backend::Cpu;
-        records.push(generation_record(
-            engines,
-            &cfg,
-            "cpu",
-            &cpu_device(),
-            args.repeat,
-        )?);
+        for prop in PROPAGATIONS {
+            let factory = task_factory(cfg.task_info()?);
+            let mut ev = CpuEvaluator::new(&cfg.network, factory).with_propagation(prop);
+            let (secs, steps) = time_generation(&mut ev, &cfg, args.repeat, ck.as_ref())?;
+            let mut r = BenchRecord::new(
+                "cpu",
+                &cpu_device(),
+                "generation",
+                &cfg.shape()?,
+                cfg.population,
+                steps,
+                secs,
+            )
+            .with_propagation(prop);
+            (r.firing_rate, r.mode_firing_rate) = rates.unzip();
+            records.push(r);
+        }
     }
     if args.gpu {
-        gpu_records(engines, args, &mut cfg, &net_shape, &mut records)?;
+        let start = records.len();
+        gpu_records(
+            engines,
+            args,
+            &mut cfg,
+            &net_shape,
+            ck.as_ref(),
+            &mut records,
+        )?;
+        for r in &mut records[start..] {
+            (r.firing_rate, r.mode_firing_rate) = rates.unzip();
+        }
     }
     Ok(records)
 }
 
-/// GPU/CPU throughput ratios per mode, for the records that have both.
+/// `satr bench --plan`: the device memory and work of one generation of `population`
+/// train members (plus the default eval members) of `task` at `neurons`, planned
+/// without allocating, under the chosen adapter's limits (`limits = None`) or a named
+/// set (`gpu::memory_plan::PRESETS`).
+#[cfg(feature = "gpu")]
+pub fn plan(
+    engines: &Engines<'_>,
+    args: &BenchArgs,
+    limits: Option<&str>,
+) -> Result<crate::gpu::memory_plan::DevicePlan, TrainError> {
+    use crate::gpu::memory_plan::{self, Workload, PRESETS};
+    let mut cfg = Config::default();
+    cfg.network.neurons = args.neurons;
+    cfg.task = args.task.clone();
+    cfg.population = args.population;
+    cfg.gpu.mode = args.gpu_mode;
+    cfg.validate()?;
+    let info = cfg.task_info()?;
+    let (limits, memory) = match limits {
+        None => {
+            let ctx = engines.gpu_context()?.ok_or_else(|| {
+                TrainError::Usage(format!(
+                    "no GPU adapter here: name a limit set with --limits ({})",
+                    PRESETS.join(", ")
+                ))
+            })?;
+            (ctx.limits.clone(), super::engines::device_memory(ctx))
+        }
+        Some(name) => memory_plan::preset(name).ok_or_else(|| {
+            TrainError::Usage(format!(
+                "--limits {name}: unknown limit set; known: {}",
+                PRESETS.join(", ")
+            ))
+        })?,
+    };
+    let work = Workload {
+        members: cfg.population + cfg.evaluation.eval_members,
+        episodes_per_member: cfg.evaluation.episodes_per_member,
+        max_episode_steps: cfg.episode_step_limit()?,
+        generation_mode: info.wgsl.is_some() && cfg.gpu.mode == GpuMode::Generation,
+    };
+    Ok(memory_plan::plan(
+        &cfg.shape()?,
+        &limits,
+        &Default::default(),
+        &work,
+        memory,
+    )?)
+}
+
+/// Spikes per neuron per substep of a checkpoint's networks on its task: a member
+/// sampled from its distribution (member 0 of its generation, one episode) and its mode
+/// genome (eval member 0), run on the CPU with every spike counted.
+fn firing_rates(ck: &Checkpoint) -> Result<(f64, f64), TrainError> {
+    let cfg = &ck.config;
+    let max_steps = cfg.episode_step_limit()?;
+    let key = EpisodeKey {
+        seed: cfg.seed,
+        generation: ck.generation,
+        member: 0,
+        episode: 0,
+    };
+    let mode = Policy::from_checkpoint(ck)?;
+    let mut sampled = mode.clone();
+    distribution::sample_genome(
+        &distribution::thresholds(&ck.p),
+        cfg.seed,
+        ck.generation,
+        0,
+        &mut sampled.genome,
+    );
+    let rate = |p: &Policy| run_all(p, &[key], max_steps).map(|(_, c)| c.firing_rate);
+    Ok((rate(&sampled)?, rate(&mode)?))
+}
+
+/// Throughput ratios per mode: GPU over the CPU's default (`auto`) path, and the CPU's
+/// event-driven and automatic paths over its dense one, for the records present.
 pub fn ratios(records: &[BenchRecord]) -> Vec<(String, f64)> {
-    ["network", "generation"]
-        .iter()
-        .filter_map(|m| {
-            let rate = |b: &str| {
-                records
-                    .iter()
-                    .find(|r| r.backend == b && r.mode == *m)
-                    .map(|r| r.synapse_substeps_per_s)
-            };
-            Some((m.to_string(), rate("gpu")? / rate("cpu")?))
-        })
-        .collect()
+    let rate = |b: &str, p: Option<&str>, m: &str| {
+        records
+            .iter()
+            .find(|r| r.backend == b && r.mode == m && r.propagation.as_deref() == p)
+            .map(|r| r.synapse_substeps_per_s)
+    };
+    let mut out = Vec::new();
+    for m in ["network", "generation"] {
+        let dense = rate("cpu", Some("dense"), m);
+        for (what, x) in [
+            (
+                "GPU/CPU",
+                rate("gpu", None, m).zip(rate("cpu", Some("auto"), m)),
+            ),
+            ("CPU event/dense", rate("cpu", Some("event"), m).zip(dense)),
+            ("CPU auto/dense", rate("cpu", Some("auto"), m).zip(dense)),
+        ] {
+            if let Some((a, b)) = x {
+                out.push((format!("{m} mode: {what}"), a / b));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(feature = "gpu")]
@@ -129,12 +267,13 @@ fn gpu_records(
     args: &BenchArgs,
     cfg: &mut Config,
     net_shape: &Shape,
+    ck: Option<&Checkpoint>,
     records: &mut Vec<BenchRecord>,
 ) -> Result<(), TrainError> {
     let ctx = engines.gpu_context()?.ok_or_else(|| {
         crate::evaluation::EngineError::Gpu("no GPU adapter found (see `satr info`)".into())
     })?;
-    if args.network {
+    if args.network && ck.is_none() {
         let mut best = f64::INFINITY;
         for r in 0..args.repeat {
             best = best.min(crate::gpu::bench_network(
@@ -157,7 +296,7 @@ fn gpu_records(
             best,
         ));
     }
-    if args.generation {
+    if args.generation || ck.is_some() {
         cfg.backend = Backend::Gpu;
         records.push(generation_record(
             engines,
@@ -165,6 +304,7 @@ fn gpu_records(
             "gpu",
             &ctx.describe(),
             args.repeat,
+            ck,
         )?);
     }
     Ok(())
@@ -176,6 +316,7 @@ fn gpu_records(
     _args: &BenchArgs,
     _cfg: &mut Config,
     _net_shape: &Shape,
+    _ck: Option<&Checkpoint>,
     _records: &mut Vec<BenchRecord>,
 ) -> Result<(), TrainError> {
     Err(crate::evaluation::EngineError::Gpu(
@@ -191,9 +332,10 @@ fn generation_record(
     backend: &str,
     device: &str,
     repeat: usize,
+    ck: Option<&Checkpoint>,
 ) -> Result<BenchRecord, TrainError> {
     let mut ev = engines.evaluator(cfg)?;
-    let (secs, steps) = time_generation(ev.as_mut(), cfg, repeat)?;
+    let (secs, steps) = time_generation(ev.as_mut(), cfg, repeat, ck)?;
     Ok(BenchRecord::new(
         backend,
         device,
@@ -205,21 +347,32 @@ fn generation_record(
     ))
 }
 
-/// The best of `repeat` full generations (train members only, `p = 0.5`, episodes to
-/// the task's limit): seconds and environment steps of that generation.
+/// The best of `repeat` full generations (train members only, episodes to the task's
+/// limit) of `p = 0.5` or, given a checkpoint, of its distribution and normaliser:
+/// seconds and environment steps of that generation.
 pub fn time_generation(
     ev: &mut dyn PopulationEvaluator,
     cfg: &Config,
     repeat: usize,
+    ck: Option<&Checkpoint>,
 ) -> Result<(f64, u64), TrainError> {
     let shape = cfg.shape()?;
-    let p = vec![0.5; shape.layout().len()];
+    let (p, stats, generation) = match ck {
+        Some(ck) => (ck.p.clone(), ck.obs_stats.clone(), ck.generation),
+        None => (
+            vec![0.5; shape.layout().len()],
+            ObsStats::new(shape.obs_dim),
+            0,
+        ),
+    };
     let th = distribution::thresholds(&p);
-    let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), cfg.evaluation.clip_obs);
+    let norm = Normalizer::from_stats(&stats, cfg.evaluation.clip_obs);
     let max_steps = cfg.task_info()?.max_episode_steps;
     let mut best: Option<(f64, u64)> = None;
     for r in 0..repeat {
-        let req = GenerationRequest::new(r as u64, 0, &p, &th, &norm, cfg.population, max_steps);
+        let seed = ck.map_or(r as u64, |ck| ck.config.seed + r as u64);
+        let req =
+            GenerationRequest::new(seed, generation, &p, &th, &norm, cfg.population, max_steps);
         let t = std::time::Instant::now();
         let fit = ev.evaluate(&req)?;
         let secs = t.elapsed().as_secs_f64();

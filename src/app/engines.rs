@@ -131,10 +131,14 @@ impl<'w> Engines<'w> {
         if hardware_only && ctx.adapter_info.device_type == wgpu::DeviceType::Cpu {
             return Ok(None);
         }
+        let opts = GpuOptions {
+            device_memory: device_memory(ctx),
+            ..Default::default()
+        };
         let ev = if info.wgsl.is_some() && cfg.gpu.mode == GpuMode::Generation {
-            GpuEvaluator::full_generation(ctx, &cfg.network, info.name, GpuOptions::default())?
+            GpuEvaluator::full_generation(ctx, &cfg.network, info.name, opts)?
         } else {
-            GpuEvaluator::new(ctx, &cfg.network, task_factory(info))?
+            GpuEvaluator::with_options(ctx, &cfg.network, task_factory(info), opts)?
         };
         Ok(Some(Box::new(ev)))
     }
@@ -148,4 +152,23 @@ impl<'w> Engines<'w> {
     ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
         Ok(None)
     }
+}
+
+/// Overrides the device memory satr plans against, in bytes (wgpu does not report it).
+pub const DEVICE_MEMORY_ENV: &str = "SATR_DEVICE_MEMORY";
+
+/// The device's memory where it can be known: [`DEVICE_MEMORY_ENV`], or for a CPU
+/// adapter (lavapipe) the host memory available; `None` for a discrete GPU without the
+/// variable (chunks are then bounded by the buffer limits alone).
+#[cfg(feature = "gpu")]
+pub fn device_memory(ctx: &GpuContext) -> Option<u64> {
+    if let Some(v) = std::env::var(DEVICE_MEMORY_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(v);
+    }
+    (ctx.adapter_info.device_type == wgpu::DeviceType::Cpu)
+        .then(super::memory::available)
+        .flatten()
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cpu::{self, NetState, PackedNet};
+use crate::cpu::{self, NetState, PackedNet, Propagation};
 use crate::distribution::{sample_genome, thresholds, words_for};
 use crate::network::{Constants, NetworkConfig, Shape};
 use crate::rng;
@@ -29,6 +29,17 @@ pub struct BenchRecord {
     pub seconds: f64,
     pub env_steps_per_s: f64,
     pub synapse_substeps_per_s: f64,
+    /// CPU records: how recurrent spikes were propagated (`dense`, `event`, or `auto`,
+    /// chosen per spike word).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
+    /// Spikes per neuron per substep of the networks measured, where counted
+    /// (`--checkpoint`: a sampled member's episode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firing_rate: Option<f64>,
+    /// The same for the mode genome (`--checkpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode_firing_rate: Option<f64>,
 }
 
 impl BenchRecord {
@@ -59,7 +70,25 @@ impl BenchRecord {
             synapse_substeps_per_s: eps
                 * shape.substeps as f64
                 * (shape.neurons * shape.neurons) as f64,
+            propagation: None,
+            firing_rate: None,
+            mode_firing_rate: None,
         }
+    }
+
+    /// The record with the propagation it measured.
+    pub fn with_propagation(mut self, p: Propagation) -> Self {
+        self.propagation = Some(propagation_name(p).into());
+        self
+    }
+}
+
+/// The name a propagation has in bench records.
+pub fn propagation_name(p: Propagation) -> &'static str {
+    match p {
+        Propagation::Auto => "auto",
+        Propagation::Dense => "dense",
+        Propagation::Event => "event",
     }
 }
 
@@ -68,8 +97,9 @@ impl std::fmt::Display for BenchRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:>4} {:<10} pop {:>6} N {:>4} obs {:>3} act {:>2}: {:>10.3e} env-steps/s {:>10.3e} synapse-substeps/s ({:.3} s, {})",
+            "{:>4} {:<5} {:<10} pop {:>6} N {:>4} obs {:>3} act {:>2}: {:>10.3e} env-steps/s {:>10.3e} synapse-substeps/s ({:.3} s, {}{})",
             self.backend,
+            self.propagation.as_deref().unwrap_or(""),
             self.mode,
             self.population,
             self.neurons,
@@ -78,7 +108,10 @@ impl std::fmt::Display for BenchRecord {
             self.env_steps_per_s,
             self.synapse_substeps_per_s,
             self.seconds,
-            self.device
+            self.device,
+            self.firing_rate
+                .map(|r| format!(", firing rate {r:.4}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -95,7 +128,8 @@ pub fn random_observation(seed: u64, member: u32, step: u32, x: &mut [f32]) {
 }
 
 /// CPU network mode: `population` members with genomes at p = 0.5 run `env_steps`
-/// network steps on random observations; returns the seconds of the stepping alone.
+/// network steps on random observations, spikes propagated by `propagation`; returns
+/// the seconds of the stepping alone.
 pub fn cpu_network(
     cfg: &NetworkConfig,
     obs_dim: usize,
@@ -103,6 +137,7 @@ pub fn cpu_network(
     population: usize,
     env_steps: usize,
     seed: u64,
+    propagation: Propagation,
 ) -> f64 {
     let shape = Shape::new(cfg, obs_dim, act_dim);
     let c = Constants::new(cfg, &shape);
@@ -113,7 +148,7 @@ pub fn cpu_network(
         .map(|k| {
             let mut g = vec![0u64; words_for(dim)];
             sample_genome(&th, seed, 0, k as u32, &mut g);
-            PackedNet::from_genome(shape, &g)
+            PackedNet::from_genome(shape, &g).with_propagation(propagation)
         })
         .collect();
     let start = Instant::now();

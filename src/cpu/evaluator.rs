@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::{fast_path_available, net_step, sample_genomes, NetState, PackedNet};
+use super::{fast_path_available, net_step, sample_genomes, NetState, PackedNet, Propagation};
 use crate::distribution::Reductions;
 use crate::distribution::{self, words_for};
 use crate::evaluation::{
@@ -56,6 +56,7 @@ pub struct CpuEvaluator {
     /// Train genomes of the last evaluated generation (member-major), for the reductions.
     genomes: Vec<u64>,
     genomes_of: Option<(u64, u32)>,
+    propagation: Propagation,
 }
 
 impl CpuEvaluator {
@@ -70,7 +71,15 @@ impl CpuEvaluator {
             factory,
             genomes: Vec::new(),
             genomes_of: None,
+            propagation: Propagation::Auto,
         }
+    }
+
+    /// The same evaluator propagating spikes one way (results are identical; `satr
+    /// bench` times the ways side by side).
+    pub fn with_propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
     }
 
     /// The network shape for the task.
@@ -100,7 +109,7 @@ impl CpuEvaluator {
     fn worker(&self) -> Worker {
         let s = self.shape;
         Worker {
-            net: PackedNet::new(s),
+            net: PackedNet::new(s).with_propagation(self.propagation),
             state: NetState::new(&s),
             episodes: MemberEpisodes::new((self.factory)()),
             genome: vec![0; words_for(s.layout().len())],

@@ -8,6 +8,7 @@
 //! and neurons inside, with unit stride, so they vectorise (the recurrent columns are
 //! word-major for this, see [`PackedNet`]).
 
+use super::unpack_net::Propagation;
 use super::PackedNet;
 use crate::distribution::{bit, words_for};
 use crate::network::{Constants, Shape};
@@ -79,30 +80,89 @@ pub fn input_projection(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetSt
     }
 }
 
-/// One substep of SPEC 1. The recurrent counts are AND + popcount over packed words,
-/// skipping spike words that are all zero (spikes are sparse).
+/// Spike words holding at most this many spikes propagate event-driven under
+/// [`Propagation::Auto`] in networks of at most [`EVENT_MAX_NEURONS`]: there adding a
+/// spiking neuron's row costs about half a dense pass over one column word (measured
+/// with `benches/propagation.rs`; docs/DECISIONS.md).
+pub const EVENT_MAX_SPIKES: u32 = 2;
+
+/// Above this many neurons the row adds measured slower than the dense pass even at
+/// one spike per word (N 1024), so `Auto` stays dense.
+pub const EVENT_MAX_NEURONS: usize = 512;
+
+/// Adds `sign` times the bits of one outgoing row to the counts (64 counters a word).
+#[inline(always)]
+fn add_row(counts: &mut [i32], row: &[u64], sign: i32) {
+    for (chunk, &word) in counts.chunks_mut(64).zip(row) {
+        if word == 0 {
+            continue;
+        }
+        // Two 32-bit halves: 8-lane variable shifts vectorise it.
+        for (half, lanes) in chunk.chunks_mut(32).enumerate() {
+            let h = (word >> (32 * half)) as u32;
+            for (b, c) in lanes.iter_mut().enumerate() {
+                *c += sign * ((h >> b) & 1) as i32;
+            }
+        }
+    }
+}
+
+/// The recurrent counts of one group of presynaptic neurons (excitatory `sign = 1`
+/// from neuron 0, inhibitory `sign = -1` from `N_exc`): per spike word, the outgoing
+/// rows of its spiking neurons (event-driven) or AND + popcount over its column word
+/// (dense), whichever [`Propagation`] and the word's spike count choose. Both add the
+/// same integers, so the counts are identical.
+#[inline(always)]
+fn propagate(
+    net: &PackedNet,
+    spikes: &[u64],
+    cols: &[u64],
+    first: usize,
+    sign: i32,
+    counts: &mut [i32],
+) {
+    let n = net.shape.neurons;
+    let nw = net.nw;
+    let limit = match net.propagation {
+        Propagation::Auto if n <= EVENT_MAX_NEURONS => EVENT_MAX_SPIKES,
+        Propagation::Auto => 0,
+        Propagation::Dense => 0,
+        Propagation::Event => 64,
+    };
+    for (w, &z) in spikes.iter().enumerate() {
+        if z == 0 {
+            continue;
+        }
+        if z.count_ones() <= limit {
+            let mut bits = z;
+            while bits != 0 {
+                let j = first + 64 * w + bits.trailing_zeros() as usize;
+                add_row(counts, &net.h_rows[j * nw..(j + 1) * nw], sign);
+                bits &= bits - 1;
+            }
+        } else {
+            let col = &cols[w * n..(w + 1) * n];
+            for (cnt, &m) in counts.iter_mut().zip(col) {
+                *cnt += sign * (m & z).count_ones() as i32;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn recurrent_counts_body(net: &PackedNet, z_exc: &[u64], z_inh: &[u64], counts: &mut [i32]) {
+    counts.fill(0);
+    propagate(net, z_exc, &net.h_exc, 0, 1, counts);
+    propagate(net, z_inh, &net.h_inh, net.shape.n_exc, -1, counts);
+}
+
+/// One substep of SPEC 1. The recurrent counts sum over spiking presynaptic neurons
+/// ([`propagate`]), skipping spike words that are all zero (spikes are sparse).
 #[inline(always)]
 fn substep_body(net: &PackedNet, c: &Constants, s: &mut NetState) {
     let n = net.shape.neurons;
     let n_exc = net.shape.n_exc;
-    let counts = &mut s.counts[..n];
-    counts.fill(0);
-    for (w, &z) in s.z_exc.iter().enumerate() {
-        if z != 0 {
-            let col = &net.h_exc[w * n..(w + 1) * n];
-            for (cnt, &m) in counts.iter_mut().zip(col) {
-                *cnt += (m & z).count_ones() as i32;
-            }
-        }
-    }
-    for (w, &z) in s.z_inh.iter().enumerate() {
-        if z != 0 {
-            let col = &net.h_inh[w * n..(w + 1) * n];
-            for (cnt, &m) in counts.iter_mut().zip(col) {
-                *cnt -= (m & z).count_ones() as i32;
-            }
-        }
-    }
+    recurrent_counts_body(net, &s.z_exc, &s.z_inh, &mut s.counts[..n]);
     let NetState {
         v,
         i_syn,
@@ -149,41 +209,64 @@ fn neuron_update(
     words: &mut [u64],
 ) {
     // Two passes: the arithmetic vectorises cleanly when spikes go to a byte mask first,
-    // then the mask is packed 64 neurons at a time.
+    // then the mask is packed 64 neurons at a time. Indexed over slices of one length,
+    // so the loop carries no bounds checks.
+    let n = v.len();
+    assert!(i_syn.len() == n && rate.len() == n && i_in.len() == n && counts.len() == n);
+    // The constants in locals: stores to the state cannot alias them.
+    let (r_h, alpha_syn, alpha_v, alpha_out) = (c.r_h, c.alpha_syn, c.alpha_v, c.alpha_out);
+    let (v_reset, v_threshold) = (c.v_reset, c.v_threshold);
     let mut flags = [0u8; 64];
     for (w, word) in words.iter_mut().enumerate() {
         let lo = w * 64;
-        let hi = (lo + 64).min(v.len());
-        let len = hi - lo;
-        for (((((v, i_syn), rate), &i_in), &cnt), f) in v[lo..hi]
-            .iter_mut()
-            .zip(i_syn[lo..hi].iter_mut())
-            .zip(rate[lo..hi].iter_mut())
-            .zip(&i_in[lo..hi])
-            .zip(&counts[lo..hi])
-            .zip(flags.iter_mut())
-        {
-            let i_spk = c.r_h * cnt as f32;
-            let syn = c.alpha_syn * *i_syn + i_spk;
-            *i_syn = syn;
-            let target = c.v_reset + syn + i_in;
-            let vn = target + c.alpha_v * (*v - target);
-            let spike = vn > c.v_threshold;
-            *v = if spike { c.v_reset } else { vn };
+        let len = (n - lo).min(64);
+        let v = &mut v[lo..lo + len];
+        let i_syn = &mut i_syn[lo..lo + len];
+        let rate = &mut rate[lo..lo + len];
+        let i_in = &i_in[lo..lo + len];
+        let counts = &counts[lo..lo + len];
+        let mask = &mut flags[..len];
+        for i in 0..len {
+            let i_spk = r_h * counts[i] as f32;
+            let syn = flushed(alpha_syn * i_syn[i] + i_spk);
+            i_syn[i] = syn;
+            let target = v_reset + syn + i_in[i];
+            let vn = flushed(target + alpha_v * (v[i] - target));
+            let spike = vn > v_threshold;
+            v[i] = if spike { v_reset } else { vn };
             let r_t = if spike { r_spike } else { 0.0 };
-            *rate = r_t + c.alpha_out * (*rate - r_t);
-            *f = spike as u8;
+            rate[i] = flushed(r_t + alpha_out * (rate[i] - r_t));
+            mask[i] = spike as u8;
         }
-        *word = pack_flags(&flags[..len]);
+        *word = pack_flags(&flags, len);
     }
 }
 
-/// Packs up to 64 0/1 bytes into a word (byte `b` -> bit `b`).
+/// SPEC 1: a subnormal state value (exponent bits all zero) is stored as +0. Decaying
+/// rates and currents of silent neurons would otherwise sit in subnormals, which x86
+/// computes in microcode (a trained policy's generation ran 1.5x slower), and GPU
+/// drivers flush or keep as they choose (shaders/common.wgsl's `flushed`).
 #[inline(always)]
-fn pack_flags(flags: &[u8]) -> u64 {
+pub fn flushed(x: f32) -> f32 {
+    if x.to_bits() & 0x7f80_0000 == 0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Packs the first `len` of 64 0/1 bytes into a word (byte `b` -> bit `b`), eight
+/// bytes at a time: the multiply gathers the low bits of eight 0/1 bytes into its top
+/// byte. Bytes from `len` on may hold anything; their bits are masked off.
+#[inline(always)]
+fn pack_flags(flags: &[u8; 64], len: usize) -> u64 {
     let mut word = 0u64;
-    for (b, &f) in flags.iter().enumerate() {
-        word |= (f as u64) << b;
+    for (q, chunk) in flags.chunks_exact(8).enumerate() {
+        let bytes = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        word |= (bytes.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * q);
+    }
+    if len < 64 {
+        word &= (1u64 << len) - 1;
     }
     word
 }
@@ -255,6 +338,24 @@ pub fn net_step(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetState, out
         return unsafe { net_step_x86(net, c, x, s, out) };
     }
     net_step_body(net, c, x, s, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt,avx2,bmi1,bmi2")]
+unsafe fn recurrent_counts_x86(net: &PackedNet, z_exc: &[u64], z_inh: &[u64], counts: &mut [i32]) {
+    recurrent_counts_body(net, z_exc, z_inh, counts)
+}
+
+/// The signed recurrent counts of a substep (excitatory minus inhibitory spikes
+/// reaching each neuron) from packed spikes, into `counts` (overwritten), as
+/// [`net_step`] computes them (benches and tests time and compare the two ways).
+pub fn recurrent_counts(net: &PackedNet, z_exc: &[u64], z_inh: &[u64], counts: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fast_path_available() {
+        // SAFETY: the features were detected on this CPU.
+        return unsafe { recurrent_counts_x86(net, z_exc, z_inh, counts) };
+    }
+    recurrent_counts_body(net, z_exc, z_inh, counts)
 }
 
 /// One substep alone (used by tests that compare substep by substep).

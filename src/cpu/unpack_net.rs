@@ -25,6 +25,24 @@ pub struct PackedNet {
     pub(super) h_inh: Vec<u64>,
     /// `W_out` transposed: `[a][nw]`, bit `n` of row `k` = `W_out[n][k]`.
     pub(super) w_out: Vec<u64>,
+    /// `W_h` rows for event-driven propagation (CPU only, no shader twin): `[N][nw]`,
+    /// bit `n` of row `j` = `W_h[j][n]`, the outgoing connections of neuron `j`.
+    pub(super) h_rows: Vec<u64>,
+    /// How substeps propagate recurrent spikes (results are identical either way).
+    pub propagation: Propagation,
+}
+
+/// How the CPU engine sums recurrent input: the two ways give identical counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Per spike word: event-driven when it holds few spikes, dense otherwise
+    /// (the switch point is [`super::rsnn_core::EVENT_MAX_SPIKES`]).
+    #[default]
+    Auto,
+    /// AND + popcount over every column word that holds a spike.
+    Dense,
+    /// Add the outgoing row of every spiking neuron into the counts.
+    Event,
 }
 
 impl PackedNet {
@@ -40,6 +58,8 @@ impl PackedNet {
             h_exc: vec![0; we * shape.neurons],
             h_inh: vec![0; wi * shape.neurons],
             w_out: vec![0; shape.act_dim * nw],
+            h_rows: vec![0; shape.neurons * nw],
+            propagation: Propagation::Auto,
         }
     }
 
@@ -50,9 +70,17 @@ impl PackedNet {
         net
     }
 
-    /// Refills the layouts from a genome, reusing the buffers (see [`unpack_net`]).
+    /// Refills the layouts from a genome, reusing the buffers (see [`unpack_net`]),
+    /// and the CPU-only rows of `W_h`.
     pub fn load(&mut self, genome: &[u64]) {
-        unpack_net(genome, self)
+        unpack_net(genome, self);
+        pack_rows(genome, self);
+    }
+
+    /// The same net with another [`Propagation`].
+    pub fn with_propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
     }
 
     /// Words per neuron-indexed row, `ceil(N / 64)`.
@@ -137,6 +165,30 @@ pub fn unpack_net(genome: &[u64], net: &mut PackedNet) {
     }
 }
 
+/// Fills `net.h_rows` from the genome: row `j` of `W_h` is the contiguous bit range
+/// `[w_h(j, 0), w_h(j, 0) + N)`, copied 64 bits at a time.
+fn pack_rows(genome: &[u64], net: &mut PackedNet) {
+    let s = net.shape;
+    let (n, nw) = (s.neurons, net.nw);
+    let base = s.layout().w_h(0, 0);
+    for (j, row) in net.h_rows.chunks_mut(nw).enumerate() {
+        for (q, word) in row.iter_mut().enumerate() {
+            let start = base + j * n + 64 * q;
+            let len = (n - 64 * q).min(64);
+            let (wi, off) = (start >> 6, start & 63);
+            let mut bits = genome[wi] >> off;
+            if off != 0 && off + len > 64 {
+                bits |= genome[wi + 1] << (64 - off);
+            }
+            *word = if len == 64 {
+                bits
+            } else {
+                bits & ((1u64 << len) - 1)
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +241,7 @@ mod tests {
                 &mut net.h_exc,
                 &mut net.h_inh,
                 &mut net.w_out,
+                &mut net.h_rows,
             ] {
                 v.fill(u64::MAX);
             }
@@ -198,6 +251,13 @@ mod tests {
             assert_eq!(net.h_exc, expect.h_exc, "h_exc N={neurons}");
             assert_eq!(net.h_inh, expect.h_inh, "h_inh N={neurons}");
             assert_eq!(net.w_out, expect.w_out, "w_out N={neurons}");
+            for j in 0..neurons {
+                for post in 0..neurons {
+                    let want = bit(&g, shape.layout().w_h(j, post));
+                    let got = (net.h_rows[j * net.nw + post / 64] >> (post % 64)) & 1 == 1;
+                    assert_eq!(got, want, "row {j} post {post} N={neurons}");
+                }
+            }
         }
     }
 }

@@ -107,6 +107,11 @@ fn select(adapters: Vec<wgpu::Adapter>, selector: &str) -> Result<wgpu::Adapter,
 }
 
 impl GpuContext {
+    /// The workarounds this adapter's driver needs.
+    pub fn quirks(&self) -> super::plan::DriverQuirks {
+        super::plan::DriverQuirks::of(&self.adapter_info)
+    }
+
     /// Opens the adapter chosen by env `SATR_ADAPTER` (index or name substring), else
     /// the high-performance preference. `Ok(None)` when the machine has no adapter at
     /// all; an error when the named adapter is missing or the device cannot be created.

@@ -38,15 +38,16 @@ pub struct EpisodeKernel {
     capacity: usize,
 }
 
-/// llvmpipe's budget of loop iterations per shader invocation, shared by all loops
-/// (`LP_MAX_TGSI_LOOP_ITERATIONS`); loops silently end once it is spent.
-const LLVMPIPE_LOOP_ITERATIONS: u64 = 65535;
-
-/// Units of work (environment steps or episode resets) per dispatch, chosen so that
-/// the loop iterations of one dispatch (an upper bound of those of `episodes.wgsl`
-/// and `rsnn_core.wgsl` per unit, with room for the task's own loops) stay within
-/// half of llvmpipe's budget.
+/// Units of work (environment steps or episode resets) per dispatch. On a driver with
+/// a loop budget (llvmpipe ends every loop of an invocation after
+/// `LP_MAX_TGSI_LOOP_ITERATIONS`), few enough that the loop iterations of one dispatch
+/// (an upper bound of those of `episodes.wgsl` and `rsnn_core.wgsl` per unit, with room
+/// for the task's own loops) stay within half of it; elsewhere all of them (one
+/// dispatch a generation chunk).
 pub fn units_per_dispatch(plan: &NetPlan) -> u32 {
+    let Some(budget) = plan.quirks.loop_budget else {
+        return u32::MAX;
+    };
     let s = &plan.shape;
     let (wg, npt) = (plan.wg as u64, plan.npt as u64);
     let (n, d, a, k) = (
@@ -71,7 +72,7 @@ pub fn units_per_dispatch(plan: &NetPlan) -> u32 {
     // The task's own loops, and loading and saving the carried state.
     let unit = step.max(reset) + 256;
     let fixed = 4 * (npt + strided(zw) + d + 16) + 64;
-    let units = (LLVMPIPE_LOOP_ITERATIONS / 2).saturating_sub(fixed) / unit;
+    let units = (budget / 2).saturating_sub(fixed) / unit;
     units.clamp(1, u32::MAX as u64) as u32
 }
 

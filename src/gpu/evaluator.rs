@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::context::GpuContext;
 use super::episodes::EpisodeKernel;
+use super::memory_plan::{self, Workload};
 use super::network::GpuNetwork;
 use super::plan::{NetOptions, NetPlan};
 use super::reductions::Reducer;
@@ -35,6 +36,8 @@ pub struct GpuOptions {
     pub max_chunk: Option<usize>,
     /// Network kernel knobs.
     pub net: NetOptions,
+    /// The device's memory in bytes where known: chunks are sized to fit it.
+    pub device_memory: Option<u64>,
 }
 
 /// The GPU backend (host-task mode). Per-member fitness equals the CPU evaluator's when
@@ -77,9 +80,22 @@ impl GpuEvaluator {
         let task = factory();
         let space = task.action_space();
         let shape = Shape::new(cfg, task.obs_dim(), space.outputs());
+        let opts = GpuOptions {
+            net: NetOptions {
+                quirks: Some(opts.net.quirks.unwrap_or_else(|| ctx.quirks())),
+                ..opts.net
+            },
+            ..opts
+        };
         let plan = NetPlan::new(&shape, &ctx.limits, &opts.net)?;
-        let chunk = plan
-            .max_chunk(&ctx.limits)?
+        let work = Workload {
+            members: usize::MAX,
+            episodes_per_member: 1,
+            max_episode_steps: 1,
+            generation_mode: opts.task_wgsl.is_some(),
+        };
+        let chunk = memory_plan::plan(&shape, &ctx.limits, &opts.net, &work, opts.device_memory)?
+            .chunk
             .min(opts.max_chunk.unwrap_or(usize::MAX))
             .max(1);
         // Buffers start small and grow to the chunk size on first use.

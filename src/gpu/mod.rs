@@ -17,12 +17,13 @@
 //! `rounded()` in `common.wgsl` (an OR with an opaque zero), which no compiler can fuse.
 //! Measured on lavapipe: identical with and without the guard (it does not contract);
 //! drivers that do (NVIDIA's) would otherwise differ in the last bit.
-//! Two device properties WGSL cannot control: denormals (a driver that flushes f32
-//! denormals to zero differs from the CPU once a silent neuron's current or rate decays
-//! below 1.2e-38, after about 50 silent env steps; it can flip an argmax between two
-//! such tiny outputs), and the workgroup size: on lavapipe 22.3 workgroups under 64
-//! invocations give wrong results (barriers appear not to synchronise), so the
-//! kernels never use fewer ([`plan::MIN_NET_WORKGROUP`]).
+//! Two device properties WGSL cannot control: subnormals (drivers flush or keep them as
+//! they choose, so SPEC 1 stores a subnormal state value as +0 on every backend:
+//! `flushed` in common.wgsl; an intermediate product that a driver flushes can still
+//! differ in rare last-bit cases), and the workgroup size: on lavapipe 22.3 workgroups
+//! under 64 invocations give wrong results (barriers appear not to synchronise), so on
+//! software rasterisers the kernels never use fewer ([`plan::DriverQuirks`], read from
+//! the adapter, which also slices whole-generation episodes for llvmpipe's loop budget).
 //! Reductions are exact integer sums in 64-bit fixed point (independent of chunking).
 //! In full-generation mode the task and the normaliser run in f32, so returns follow
 //! the CPU's f64 tasks only to f32 rounding.
@@ -32,6 +33,7 @@ pub mod context;
 pub mod device;
 pub mod episodes;
 pub mod evaluator;
+pub mod memory_plan;
 pub mod network;
 pub mod plan;
 pub mod reductions;

@@ -56,6 +56,10 @@ impl GpuNetwork {
         opts: &NetOptions,
         trace: bool,
     ) -> Result<Self, EngineError> {
+        let opts = &NetOptions {
+            quirks: Some(opts.quirks.unwrap_or_else(|| ctx.quirks())),
+            ..*opts
+        };
         let plan = NetPlan::new(shape, &ctx.limits, opts)?;
         // The kernels use the padding's bits as an opaque zero (`rounded` in common.wgsl).
         let constants = Constants {

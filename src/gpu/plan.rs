@@ -177,6 +177,45 @@ pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
     Ok((max as u32, y as u32))
 }
 
+/// Workarounds a driver needs, read from the adapter ([`DriverQuirks::of`]): software
+/// rasterisers (llvmpipe/lavapipe) end every loop of an invocation after a fixed
+/// budget of iterations, so whole-generation episodes are sliced over dispatches, and
+/// compute wrong spikes in workgroups under [`MIN_NET_WORKGROUP`] invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverQuirks {
+    /// Loop iterations per invocation before the driver silently stops the loop.
+    pub loop_budget: Option<u64>,
+    /// Fewest invocations per workgroup that compute correctly.
+    pub min_workgroup: u32,
+}
+
+impl DriverQuirks {
+    /// llvmpipe's: `LP_MAX_TGSI_LOOP_ITERATIONS` loop iterations, workgroups of 64 or more.
+    pub const SOFTWARE: DriverQuirks = DriverQuirks {
+        loop_budget: Some(65_535),
+        min_workgroup: MIN_NET_WORKGROUP,
+    };
+    /// A hardware GPU: none.
+    pub const HARDWARE: DriverQuirks = DriverQuirks {
+        loop_budget: None,
+        min_workgroup: 1,
+    };
+
+    /// The quirks of an adapter: a CPU-type adapter or a llvmpipe driver is treated as
+    /// the software rasteriser it is.
+    pub fn of(info: &wgpu::AdapterInfo) -> DriverQuirks {
+        let software = info.device_type == wgpu::DeviceType::Cpu
+            || [&info.name, &info.driver, &info.driver_info]
+                .iter()
+                .any(|s| s.to_lowercase().contains("llvmpipe"));
+        if software {
+            DriverQuirks::SOFTWARE
+        } else {
+            DriverQuirks::HARDWARE
+        }
+    }
+}
+
 /// Sizes of the network kernels for one shape, and the WGSL header that fixes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetPlan {
@@ -202,16 +241,21 @@ pub struct NetPlan {
     pub state_words: u32,
     /// Whether the recurrent columns are copied into workgroup memory.
     pub cols_in_wg: bool,
+    /// The driver workarounds planned for.
+    pub quirks: DriverQuirks,
 }
 
 /// Tuning knobs of the network kernels; `None` chooses from the adapter's limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NetOptions {
-    /// Invocations per workgroup, at least [`MIN_NET_WORKGROUP`] (a test uses a small
+    /// Invocations per workgroup, at least the quirks' `min_workgroup` (a test uses a small
     /// one to give each invocation several neurons).
     pub workgroup_size: Option<u32>,
     /// Force the recurrent columns on (`true`) or off (`false`) chip.
     pub columns_in_workgroup: Option<bool>,
+    /// The driver's workarounds; `None` plans for a software rasteriser (safe on every
+    /// driver). The evaluator and [`super::network::GpuNetwork`] fill in the adapter's.
+    pub quirks: Option<DriverQuirks>,
     /// Tests: before each dispatch, write [`super::device::POISON`] over the buffers
     /// it writes (nets, state, outputs, trace), so a word a kernel leaves unwritten
     /// shows as a mismatch instead of passing as a stale or zero value.
@@ -243,7 +287,8 @@ impl NetPlan {
             Some(w) => w,
             None => (n.div_ceil(32) * 32).min(MAX_NET_WORKGROUP as usize) as u32,
         };
-        let wg = wg.max(MIN_NET_WORKGROUP).min(max_inv).max(1);
+        let quirks = opts.quirks.unwrap_or(DriverQuirks::SOFTWARE);
+        let wg = wg.max(quirks.min_workgroup).min(max_inv).max(1);
         let nw = n.div_ceil(32) as u32;
         let we = shape.n_exc.div_ceil(32) as u32;
         let wi = shape.n_inh().div_ceil(32) as u32;
@@ -263,6 +308,7 @@ impl NetPlan {
             net_words,
             state_words: 5 * n32 + we + wi,
             cols_in_wg: false,
+            quirks,
         };
         let wg_limit = limits.max_compute_workgroup_storage_size as usize;
         let base = plan.workgroup_bytes();
@@ -438,4 +484,52 @@ impl NetPlan {
 /// The WGSL header of the flat kernels (sampling, reductions).
 pub fn flat_header() -> String {
     format!("const WG: u32 = {FLAT_WORKGROUP}u;\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(name: &str, driver: &str, device_type: wgpu::DeviceType) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo {
+            name: name.into(),
+            driver: driver.into(),
+            ..wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan)
+        }
+    }
+
+    #[test]
+    fn quirks_are_read_from_the_adapter() {
+        use wgpu::DeviceType::*;
+        let lavapipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "llvmpipe", Cpu);
+        assert_eq!(DriverQuirks::of(&lavapipe), DriverQuirks::SOFTWARE);
+        let odd = adapter("virtual", "llvmpipe Mesa 23", Other);
+        assert_eq!(DriverQuirks::of(&odd), DriverQuirks::SOFTWARE);
+        let card = adapter("NVIDIA H200", "NVIDIA", DiscreteGpu);
+        assert_eq!(DriverQuirks::of(&card), DriverQuirks::HARDWARE);
+        // The workgroup floor applies only with the software quirks.
+        let shape = Shape::new(
+            &crate::network::NetworkConfig {
+                neurons: 20,
+                ..Default::default()
+            },
+            2,
+            1,
+        );
+        let limits = wgpu::Limits::default();
+        let plan = |q| {
+            NetPlan::new(
+                &shape,
+                &limits,
+                &NetOptions {
+                    quirks: Some(q),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .wg
+        };
+        assert_eq!(plan(DriverQuirks::SOFTWARE), MIN_NET_WORKGROUP);
+        assert_eq!(plan(DriverQuirks::HARDWARE), 32);
+    }
 }

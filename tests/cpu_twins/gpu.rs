@@ -249,6 +249,7 @@ fn reset_state_matches_cpu() {
                 columns_in_workgroup: None,
                 // The state before each reset, the outputs before each step.
                 poison: true,
+                quirks: None,
             },
         ),
     ] {
@@ -294,6 +295,7 @@ fn rsnn_step_with_a_mask_matches_cpu() {
         workgroup_size: Some(64),
         columns_in_workgroup: None,
         poison: true,
+        quirks: None,
     };
     let net = network(&ctx, &s, c, &g, opts);
     net.unpack(members).unwrap();
