@@ -778,3 +778,61 @@ fn reductions_from_bits_match_definitions() {
     assert_eq!(r.b, vec![0.3125, 0.0625, 0.25]);
     assert_eq!((r.u1, r.u2, r.population), (0.25, 0.3125, 2));
 }
+
+#[test]
+fn no_rule_moves_a_coordinate_more_than_max_step_in_one_generation() {
+    // Two members (the noisiest estimate there is) and budgets that ask for the moon:
+    // before the bound, natural-direction SATR and fixed_kl and a large-lr EC drove
+    // coordinates from 0.5 to their bounds in the first generation.
+    let dim = 2000;
+    let p0 = vec![0.5; dim];
+    let mut rng = SplitMix(17);
+    let red = generation(&mut rng, &p0, 2, Shaping::CenteredRanks, &mut |g| {
+        g.iter().take(50).filter(|&&b| b).count() as f64
+    });
+    for (rule, direction) in [
+        (Rule::Satr, Direction::Natural),
+        (Rule::Satr, Direction::Adam),
+        (Rule::FixedKl, Direction::Natural),
+        (Rule::Ec, Direction::Adam),
+    ] {
+        for max_step in [0.45, 0.1] {
+            let c = OptimizerConfig {
+                epsilon: 1e6,
+                fixed_delta: 1e6,
+                lr: 0.9,
+                max_step,
+                ..cfg(rule, Signal::Raw, direction)
+            };
+            c.validate().unwrap();
+            let mut opt = Optimizer::new(c.clone(), dim);
+            let mut p = p0.clone();
+            let s = opt.step(&mut p, &red);
+            let largest = p
+                .iter()
+                .zip(&p0)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                largest <= max_step + 1e-12,
+                "{rule:?}/{direction:?}: a coordinate moved {largest} > {max_step}"
+            );
+            assert!(
+                largest > 0.5 * max_step,
+                "{rule:?}/{direction:?}: the step vanished"
+            );
+            assert_eq!(
+                s.clip_fraction, 0.0,
+                "{rule:?}/{direction:?}: nothing reaches a bound"
+            );
+            // The KL reported is the KL of the step taken, bound included.
+            let kl = kl_bernoulli(&p0, &p);
+            assert!((kl - s.kl).abs() <= 1e-9 * kl.max(1.0), "{kl} vs {}", s.kl);
+        }
+    }
+    let bad = OptimizerConfig {
+        max_step: 0.0,
+        ..OptimizerConfig::default()
+    };
+    assert!(bad.validate().unwrap_err().to_string().contains("max_step"));
+}

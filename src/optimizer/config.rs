@@ -92,6 +92,11 @@ pub struct OptimizerConfig {
     pub fixed_delta: f64,
     /// Probabilities are kept in `[p_min, 1 - p_min]`.
     pub p_min: f64,
+    /// No coordinate moves more than this in one generation (every rule): from the
+    /// middle no single step reaches a bound. The default, 0.45, is above Adam's first
+    /// step at the default `lr` (0.3), so it bounds runaway steps (natural directions,
+    /// huge budgets at tiny populations) without touching ordinary ones.
+    pub max_step: f64,
     /// Adam learning rate (`ec`, and the proposal of `direction = adam`).
     pub lr: f64,
     /// Adam first-moment decay.
@@ -117,6 +122,7 @@ impl Default for OptimizerConfig {
             beta_s: 0.0,
             fixed_delta: 1.0,
             p_min: 1e-3,
+            max_step: 0.45,
             lr: 0.3,
             beta1: 0.9,
             beta2: 0.999,
@@ -149,6 +155,7 @@ impl OptimizerConfig {
         )?;
         require("fixed_delta", self.fixed_delta, non_neg, NON_NEG)?;
         require("p_min", self.p_min, |x| x > 0.0 && x < 0.5, "(0, 0.5)")?;
+        require("max_step", self.max_step, |x| x > 0.0 && x <= 1.0, "(0, 1]")?;
         require("lr", self.lr, positive, POSITIVE)?;
         require("beta1", self.beta1, unit, UNIT)?;
         require("beta2", self.beta2, unit, UNIT)?;

@@ -111,22 +111,38 @@ pub(super) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
     x.max(lo).min(hi)
 }
 
+/// Where a step may take a coordinate: into `[lo, hi]`, and at most `max_step` away
+/// from where it was (`optimizer.max_step`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Range {
+    pub lo: f64,
+    pub hi: f64,
+    pub max_step: f64,
+}
+
 /// `p'(t)`: one expression shared by the search and the final update, so the
 /// KL found during the search is exactly the KL of the step taken.
 #[inline]
-pub(super) fn moved(p: f64, d: f64, t: f64, lo: f64, hi: f64) -> f64 {
-    clip(p + t * d, lo, hi)
+pub(super) fn moved(p: f64, d: f64, t: f64, r: Range) -> f64 {
+    let step = t * d;
+    // `max`/`min` rather than clamp: a NaN step stays NaN and `clip` maps it to `lo`.
+    let step = if step.is_nan() {
+        step
+    } else {
+        step.max(-r.max_step).min(r.max_step)
+    };
+    clip(p + step, r.lo, r.hi)
 }
 
-pub(super) fn apply(p: &mut [f64], d: &[f64], t: f64, lo: f64, hi: f64) {
+pub(super) fn apply(p: &mut [f64], d: &[f64], t: f64, r: Range) {
     for (pi, &di) in p.iter_mut().zip(d) {
-        *pi = moved(*pi, di, t, lo, hi);
+        *pi = moved(*pi, di, t, r);
     }
 }
 
 /// `KL(p || p'(t))`.
-pub(super) fn kl_at(p: &[f64], d: &[f64], t: f64, lo: f64, hi: f64) -> f64 {
-    let [kl] = chunked_sum(p.len(), |i| [kl_term(p[i], moved(p[i], d[i], t, lo, hi))]);
+pub(super) fn kl_at(p: &[f64], d: &[f64], t: f64, r: Range) -> f64 {
+    let [kl] = chunked_sum(p.len(), |i| [kl_term(p[i], moved(p[i], d[i], t, r))]);
     kl
 }
 
@@ -158,14 +174,7 @@ const MAX_EVALS: usize = 200;
 /// magnitude) takes over, so convergence is never slower than bisection.
 /// The returned `t` is always one whose KL was evaluated and found `<= delta`,
 /// so the budget holds exactly, not to a tolerance.
-pub(super) fn largest_step(
-    p: &[f64],
-    d: &[f64],
-    delta: f64,
-    t_max: f64,
-    lo: f64,
-    hi: f64,
-) -> (f64, f64) {
+pub(super) fn largest_step(p: &[f64], d: &[f64], delta: f64, t_max: f64, r: Range) -> (f64, f64) {
     if delta.is_nan()
         || delta <= 0.0
         || t_max.is_nan()
@@ -174,7 +183,7 @@ pub(super) fn largest_step(
     {
         return (0.0, 0.0);
     }
-    let kl = |t: f64| kl_at(p, d, t, lo, hi);
+    let kl = |t: f64| kl_at(p, d, t, r);
     let kl_max = kl(t_max);
     if kl_max <= delta {
         return (t_max, kl_max);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::config::{Budget, Direction, OptimizerConfig, Rule, Shaping, Signal};
 use self::fisher::{
-    apply, chunked_sum, clip, energies_with_gradient, entropy_term, kl_at, largest_step,
+    apply, chunked_sum, clip, energies_with_gradient, entropy_term, kl_at, largest_step, Range,
 };
 pub use self::fisher::{clip_fraction, energies, gradient, kl_bernoulli, mean_entropy, Energies};
 pub use self::shaping::shape;
@@ -101,6 +101,11 @@ impl Optimizer {
         for x in p.iter_mut() {
             *x = clip(*x, lo, hi);
         }
+        let range = Range {
+            lo,
+            hi,
+            max_step: self.config.max_step,
+        };
         let g = gradient(p, red);
         let e = energies_with_gradient(p, &g, red);
         let cfg = self.config.clone();
@@ -113,8 +118,8 @@ impl Optimizer {
         match cfg.rule {
             Rule::Ec => {
                 let d = self.adam_direction(&g);
-                stats.kl = kl_at(p, &d, 1.0, lo, hi);
-                apply(p, &d, 1.0, lo, hi);
+                stats.kl = kl_at(p, &d, 1.0, range);
+                apply(p, &d, 1.0, range);
             }
             Rule::Satr | Rule::FixedKl => {
                 let signal = self.signal_energy(p, &g, &e);
@@ -136,8 +141,8 @@ impl Optimizer {
                     }
                     Direction::Natural => (&g, cfg.eta_max),
                 };
-                let (t, kl) = largest_step(p, d, delta, t_max, lo, hi);
-                apply(p, d, t, lo, hi);
+                let (t, kl) = largest_step(p, d, delta, t_max, range);
+                apply(p, d, t, range);
                 stats.signal_energy = Some(signal);
                 stats.kl_budget = Some(delta);
                 stats.eta = Some(t);
