@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::cli::{ok, satr, train};
+use common::cli::{export, ok, satr, train_task};
 use satr::checkpoint::Checkpoint;
 use satr::policy::Policy;
 use satr::tasks::registry;
@@ -14,14 +14,11 @@ use satr::tasks::registry;
 /// Trains `task` for one generation (N 70, so rows are not whole words) and returns
 /// its run directory.
 fn run_of(out: &Path, task: &str) -> std::path::PathBuf {
-    let task_key = format!("task=\"{task}\"");
-    ok(&train(
+    ok(&train_task(
         out,
         task,
         2,
         &[
-            "--set",
-            &task_key,
             "--set",
             "network.neurons=70",
             "--set",
@@ -29,18 +26,6 @@ fn run_of(out: &Path, task: &str) -> std::path::PathBuf {
         ],
     ));
     out.join(task)
-}
-
-fn export(run: &Path, format: &str, file: &Path) {
-    ok(&satr(&[
-        "export",
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "--format",
-        format,
-        "-o",
-        file.to_str().unwrap(),
-    ]));
 }
 
 fn check_safetensors(policy: &Policy, bytes: &[u8]) {

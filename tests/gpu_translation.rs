@@ -36,12 +36,7 @@ fn translate(source: &str, name: &str) {
 }
 
 fn limits() -> wgpu::Limits {
-    wgpu::Limits {
-        max_compute_workgroup_storage_size: 32768,
-        max_compute_invocations_per_workgroup: 1024,
-        max_compute_workgroup_size_x: 1024,
-        ..wgpu::Limits::default()
-    }
+    satr::gpu::memory_plan::preset("lavapipe").unwrap().0
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::cli::{ok, satr, train};
+use common::cli::{export, ok, satr, train, train_task};
 
 fn python() -> Option<PathBuf> {
     let found = std::env::var_os("SATR_PYTHON")
@@ -59,14 +59,11 @@ fn run_py(py: &Path, args: &[&str]) -> String {
 /// that the Python policy from either file reproduces every step.
 fn matches_satr(py: &Path, task: &str, episodes: usize) {
     let out = tempfile::tempdir().unwrap();
-    let task_key = format!("task=\"{task}\"");
-    ok(&train(
+    ok(&train_task(
         out.path(),
         task,
         3,
         &[
-            "--set",
-            &task_key,
             "--set",
             "network.neurons=70",
             "--set",
@@ -90,15 +87,7 @@ fn matches_satr(py: &Path, task: &str, episodes: usize) {
     ]));
     for format in ["safetensors", "nir"] {
         let file = out.path().join(format!("policy.{format}"));
-        ok(&satr(&[
-            "export",
-            "--checkpoint",
-            run.to_str().unwrap(),
-            "--format",
-            format,
-            "-o",
-            file.to_str().unwrap(),
-        ]));
+        export(&run, format, &file);
         let report = run_py(
             py,
             &[

@@ -93,19 +93,17 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
     let mut records = Vec::new();
     if args.cpu && network {
         for prop in PROPAGATIONS {
-            let secs = (0..args.repeat)
-                .map(|r| {
-                    throughput::cpu_network(
-                        &cfg.network,
-                        args.obs_dim,
-                        args.act_dim,
-                        args.population,
-                        args.steps,
-                        r as u64,
-                        prop,
-                    )
-                })
-                .fold(f64::INFINITY, f64::min);
+            let secs = best_of(args.repeat, |r| {
+                Ok(throughput::cpu_network(
+                    &cfg.network,
+                    args.obs_dim,
+                    args.act_dim,
+                    args.population,
+                    args.steps,
+                    r,
+                    prop,
+                ))
+            })?;
             records.push(
                 BenchRecord::new(
                     "cpu",
@@ -233,6 +231,18 @@ fn firing_rates(ck: &Checkpoint) -> Result<(f64, f64), TrainError> {
     Ok((rate(&sampled)?, rate(&mode)?))
 }
 
+/// The fewest seconds of `repeat` timed runs (`run` gets the repetition as a seed).
+fn best_of(
+    repeat: usize,
+    mut run: impl FnMut(u64) -> Result<f64, TrainError>,
+) -> Result<f64, TrainError> {
+    let mut best = f64::INFINITY;
+    for r in 0..repeat {
+        best = best.min(run(r as u64)?);
+    }
+    Ok(best)
+}
+
 /// Throughput ratios per mode: GPU over the CPU's default (`auto`) path, and the CPU's
 /// event-driven and automatic paths over its dense one, for the records present.
 pub fn ratios(records: &[BenchRecord]) -> Vec<(String, f64)> {
@@ -274,18 +284,17 @@ fn gpu_records(
         crate::evaluation::EngineError::Gpu("no GPU adapter found (see `satr info`)".into())
     })?;
     if args.network && ck.is_none() {
-        let mut best = f64::INFINITY;
-        for r in 0..args.repeat {
-            best = best.min(crate::gpu::bench_network(
+        let best = best_of(args.repeat, |r| {
+            Ok(crate::gpu::bench_network(
                 ctx,
                 &cfg.network,
                 args.obs_dim,
                 args.act_dim,
                 args.population,
                 args.steps,
-                r as u64,
-            )?);
-        }
+                r,
+            )?)
+        })?;
         records.push(BenchRecord::new(
             "gpu",
             &ctx.describe(),

@@ -4,6 +4,7 @@
 //! instead of growing until the kernel's OOM killer ends it without a message.
 
 use super::error::TrainError;
+pub use crate::byte_size::human;
 use crate::config::Config;
 use crate::optimizer::Signal;
 
@@ -89,18 +90,6 @@ pub fn available() -> Option<u64> {
     match (meminfo, cgroup) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    }
-}
-
-/// `12.3 GiB`, `45.6 MiB` or `789 KiB`.
-pub fn human(b: u64) -> String {
-    let b = b as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.2} GiB", b / (1u64 << 30) as f64)
-    } else if b >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    } else {
-        format!("{:.0} KiB", b / 1024.0)
     }
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::episodes::units_per_dispatch;
 use super::plan::{episode_result_words, NetOptions, NetPlan};
+use crate::byte_size::human;
 use crate::evaluation::EngineError;
 use crate::network::Shape;
 
@@ -158,18 +159,6 @@ pub fn plan(
         device_bytes: fixed + per_member * chunk as u64,
         device_memory,
     })
-}
-
-/// `12.3 GiB`, `45.6 MiB` or `789 KiB`.
-fn human(b: u64) -> String {
-    let b = b as f64;
-    if b >= (1u64 << 30) as f64 {
-        format!("{:.2} GiB", b / (1u64 << 30) as f64)
-    } else if b >= (1u64 << 20) as f64 {
-        format!("{:.1} MiB", b / (1u64 << 20) as f64)
-    } else {
-        format!("{:.0} KiB", b / 1024.0)
-    }
 }
 
 impl std::fmt::Display for DevicePlan {

@@ -106,6 +106,28 @@ pub fn train(out: &Path, name: &str, generations: usize, extra: &[&str]) -> Outp
         .expect("run satr")
 }
 
+/// [`train`] of `task` (set with `--set task=...`) and `extra`.
+pub fn train_task(out: &Path, task: &str, generations: usize, extra: &[&str]) -> Output {
+    let task_key = format!("task=\"{task}\"");
+    let mut args = vec!["--set", task_key.as_str()];
+    args.extend_from_slice(extra);
+    train(out, task, generations, &args)
+}
+
+/// `satr export` of the run (or checkpoint) `run` in `format` to `file`, asserting
+/// success.
+pub fn export(run: &Path, format: &str, file: &Path) {
+    ok(&satr(&[
+        "export",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--format",
+        format,
+        "-o",
+        file.to_str().unwrap(),
+    ]));
+}
+
 /// The `p digest: ...` line a run with `--print-digest` printed.
 pub fn digest(stdout: &[u8]) -> String {
     String::from_utf8_lossy(stdout)
