@@ -44,7 +44,7 @@ pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
 pub use rsnn_core::{
     fast_path_available, flushed, input_projection, net_step, output_projection, recurrent_counts,
-    substep, NetState, EVENT_MAX_NEURONS, EVENT_MAX_SPIKES,
+    substep, NetState, EVENT_MAX_SPIKES,
 };
 pub use rsnn_step::rsnn_step;
 pub use sample_genomes::sample_genomes;

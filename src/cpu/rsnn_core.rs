@@ -81,14 +81,11 @@ pub fn input_projection(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetSt
 }
 
 /// Spike words holding at most this many spikes propagate event-driven under
-/// [`Propagation::Auto`] in networks of at most [`EVENT_MAX_NEURONS`]: there adding a
-/// spiking neuron's row costs about half a dense pass over one column word (measured
-/// with `benches/propagation.rs`; docs/DECISIONS.md).
+/// [`Propagation::Auto`]: adding a spiking neuron's row costs about half a dense pass
+/// over one column word at N 256 (`benches/propagation.rs`), and whole generations of
+/// trained policies at N 256-1024 ran faster with it (`satr bench --checkpoint`;
+/// docs/DECISIONS.md).
 pub const EVENT_MAX_SPIKES: u32 = 2;
-
-/// Above this many neurons the row adds measured slower than the dense pass even at
-/// one spike per word (N 1024), so `Auto` stays dense.
-pub const EVENT_MAX_NEURONS: usize = 512;
 
 /// Adds `sign` times the bits of one outgoing row to the counts (64 counters a word).
 #[inline(always)]
@@ -124,8 +121,7 @@ fn propagate(
     let n = net.shape.neurons;
     let nw = net.nw;
     let limit = match net.propagation {
-        Propagation::Auto if n <= EVENT_MAX_NEURONS => EVENT_MAX_SPIKES,
-        Propagation::Auto => 0,
+        Propagation::Auto => EVENT_MAX_SPIKES,
         Propagation::Dense => 0,
         Propagation::Event => 64,
     };
