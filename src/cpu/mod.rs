@@ -43,8 +43,8 @@ pub mod unpack_net;
 pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
 pub use rsnn_core::{
-    fast_path_available, flushed, input_projection, net_step, output_projection, recurrent_counts,
-    substep, NetState, EVENT_MAX_SPIKES,
+    fast_path_available, flushed, input_projection, net_step, net_step_observed, output_projection,
+    recurrent_counts, substep, NetState, EVENT_MAX_SPIKES,
 };
 pub use rsnn_step::rsnn_step;
 pub use sample_genomes::sample_genomes;

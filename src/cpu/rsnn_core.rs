@@ -283,10 +283,18 @@ pub fn output_projection(net: &PackedNet, c: &Constants, s: &NetState, out: &mut
 }
 
 #[inline(always)]
-fn net_step_body(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetState, out: &mut [f32]) {
+fn net_step_body(
+    net: &PackedNet,
+    c: &Constants,
+    x: &[f32],
+    s: &mut NetState,
+    out: &mut [f32],
+    after_substep: &mut impl FnMut(&NetState),
+) {
     input_projection(net, c, x, s);
     for _ in 0..net.shape.substeps {
         substep_body(net, c, s);
+        after_substep(s);
     }
     output_projection(net, c, s, out);
 }
@@ -299,10 +307,11 @@ unsafe fn net_step_x86(
     x: &[f32],
     s: &mut NetState,
     out: &mut [f32],
+    after_substep: &mut impl FnMut(&NetState),
 ) {
     // Strict f32 semantics are unchanged by these features: Rust never contracts a*b+c
     // into an FMA, so results equal the portable build bit for bit.
-    net_step_body(net, c, x, s, out)
+    net_step_body(net, c, x, s, out, after_substep)
 }
 
 /// True when the CPU has the features of the fast path (POPCNT and AVX2), checked once.
@@ -328,12 +337,25 @@ pub fn fast_path_available() -> bool {
 /// substeps, output projection into `out`. Dispatches at run time to a build using the
 /// CPU's POPCNT/AVX2 when present (the default x86-64 target has no POPCNT instruction).
 pub fn net_step(net: &PackedNet, c: &Constants, x: &[f32], s: &mut NetState, out: &mut [f32]) {
+    net_step_observed(net, c, x, s, out, &mut |_| {})
+}
+
+/// [`net_step`], calling `after_substep` with the state after each of the `K`
+/// substeps (the policy runner counts spikes there).
+pub fn net_step_observed(
+    net: &PackedNet,
+    c: &Constants,
+    x: &[f32],
+    s: &mut NetState,
+    out: &mut [f32],
+    after_substep: &mut impl FnMut(&NetState),
+) {
     #[cfg(target_arch = "x86_64")]
     if fast_path_available() {
         // SAFETY: the features were detected on this CPU.
-        return unsafe { net_step_x86(net, c, x, s, out) };
+        return unsafe { net_step_x86(net, c, x, s, out, after_substep) };
     }
-    net_step_body(net, c, x, s, out)
+    net_step_body(net, c, x, s, out, after_substep)
 }
 
 #[cfg(target_arch = "x86_64")]

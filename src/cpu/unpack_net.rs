@@ -104,6 +104,12 @@ impl PackedNet {
         &self.h_inh
     }
 
+    /// `W_h` rows, `[N][row_words]`: bit `n` of row `j` is `W_h[j][n]`, the outgoing
+    /// connections of neuron `j`.
+    pub fn h_rows(&self) -> &[u64] {
+        &self.h_rows
+    }
+
     /// `W_out` transposed, `[a][row_words]`: bit `n` of row `k` is `W_out[n][k]`.
     pub fn w_out(&self) -> &[u64] {
         &self.w_out

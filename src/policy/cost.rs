@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Policy;
-use crate::cpu::NetState;
+use crate::cpu::{NetState, PackedNet};
 
 /// A policy's cost over the steps it ran (per environment step unless named otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -58,28 +58,25 @@ pub struct CostCounter {
 impl CostCounter {
     /// A counter for `policy`'s mode genome.
     pub fn new(policy: &Policy) -> Self {
+        Self::for_net(policy, &policy.net())
+    }
+
+    /// A counter for `policy`, whose packed layouts are `net`: fan-outs and connection
+    /// counts are popcounts of its rows.
+    pub fn for_net(policy: &Policy, net: &PackedNet) -> Self {
         let s = policy.shape;
         let n = s.neurons;
-        let fanout: Vec<u64> = (0..n)
-            .map(|j| (0..n).filter(|&k| policy.w_h(j, k)).count() as u64)
-            .collect();
-        let input_ops = (0..2 * s.obs_dim)
-            .flat_map(|j| (0..n).map(move |k| (j, k)))
-            .filter(|&(j, k)| policy.w_in(j, k))
-            .count() as u64;
-        let readout_ops = (0..n)
-            .flat_map(|k| (0..s.act_dim).map(move |o| (k, o)))
-            .filter(|&(k, o)| policy.w_out(k, o))
-            .count() as u64;
+        let ones = |words: &[u64]| words.iter().map(|w| w.count_ones() as u64).sum::<u64>();
+        let fanout: Vec<u64> = net.h_rows().chunks(net.row_words()).map(ones).collect();
         CostCounter {
             recurrent_ones: fanout.iter().sum(),
             fanout,
             n_exc: s.n_exc,
             neurons: n,
             substeps: s.substeps,
-            input_ops,
-            readout_ops,
-            ones: policy.genome.iter().map(|w| w.count_ones() as u64).sum(),
+            input_ops: ones(net.w_in()),
+            readout_ops: ones(net.w_out()),
+            ones: ones(&policy.genome),
             genome_len: s.layout().len() as u64,
             env_steps: 0,
             spikes: 0,

@@ -5,7 +5,7 @@
 
 use super::cost::{CostCounter, PolicyCost};
 use super::Policy;
-use crate::cpu::{input_projection, output_projection, substep, NetState};
+use crate::cpu::{net_step_observed, NetState};
 use crate::evaluation::{action_from_output, MemberEpisodes};
 use crate::tasks::{Action, TaskError};
 
@@ -64,11 +64,12 @@ impl<'p> Runner<'p> {
     /// A runner with its own task instance.
     pub fn new(policy: &'p Policy) -> Result<Self, TaskError> {
         let s = policy.shape;
+        let net = policy.net();
         Ok(Runner {
-            net: policy.net(),
+            counter: CostCounter::for_net(policy, &net),
+            net,
             state: NetState::new(&s),
             episodes: MemberEpisodes::new(policy.make_task()?),
-            counter: CostCounter::new(policy),
             x: vec![0.0; s.obs_dim],
             out: vec![0.0; s.act_dim],
             action: Vec::with_capacity(s.act_dim),
@@ -93,15 +94,17 @@ impl<'p> Runner<'p> {
         let mut steps = 0;
         while steps < max_steps {
             m.observe(&p.normalizer, &mut self.x);
-            // net_step's body, substep by substep, counting the spikes.
-            input_projection(&self.net, c, &self.x, &mut self.state);
             let mut spikes = 0;
-            for _ in 0..p.shape.substeps {
-                substep(&self.net, c, &mut self.state);
-                spikes += self.counter.substep(&self.state);
-            }
-            output_projection(&self.net, c, &self.state, &mut self.out);
-            self.counter.env_step();
+            let counter = &mut self.counter;
+            net_step_observed(
+                &self.net,
+                c,
+                &self.x,
+                &mut self.state,
+                &mut self.out,
+                &mut |s| spikes += counter.substep(s),
+            );
+            counter.env_step();
             let done = m.act(&self.out)?;
             steps += 1;
             observe(&StepView {
@@ -152,9 +155,14 @@ pub fn run_all(
             Ok((summary, r.counter))
         })
         .collect::<Result<_, TaskError>>()?;
-    let mut total = CostCounter::new(policy);
-    for (_, c) in &runs {
-        total.merge(c);
-    }
-    Ok((runs.into_iter().map(|(s, _)| s).collect(), total.cost()))
+    let mut counters = runs.iter().map(|(_, c)| c);
+    let cost = match counters.next() {
+        Some(first) => {
+            let mut total = first.clone();
+            counters.for_each(|c| total.merge(c));
+            total.cost()
+        }
+        None => CostCounter::new(policy).cost(),
+    };
+    Ok((runs.into_iter().map(|(s, _)| s).collect(), cost))
 }
