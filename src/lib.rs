@@ -5,6 +5,7 @@
 //! it describes. Decisions the SPEC leaves open are in `docs/DECISIONS.md`.
 
 pub mod app;
+pub mod atomic_write;
 pub mod byte_size;
 pub mod checkpoint;
 pub mod config;

@@ -74,10 +74,11 @@ pub fn eval(
     let r = evaluator.evaluate(&req)?.eval;
     let policy = Policy::from_checkpoint(&ck)?;
     let keys = eval_keys(seed, ck.generation, episodes);
-    let (_, cost) = episodes::run_all(&policy, &keys, max_steps)?;
-    if let Some(t) = transcript {
-        write_transcript(&policy, &keys, max_steps, t)?;
-    }
+    // The transcript's episodes are these episodes: its run counts their cost.
+    let cost = match transcript {
+        Some(t) => write_transcript(&policy, &keys, max_steps, t)?,
+        None => episodes::run_all(&policy, &keys, max_steps)?.1,
+    };
     let n = r.len() as f64;
     let mean = r.iter().sum::<f64>() / n;
     Ok(EvalReport {
@@ -100,58 +101,44 @@ fn wide(xs: &[f32]) -> Vec<f64> {
 
 /// Writes the transcript of `keys`' episodes to `path` (atomically): per episode a
 /// line with its key, one line per step (`obs`, normalised input `x`, raw outputs
-/// `out`, `action`, `reward`, `spikes`) and a closing line with its return.
+/// `out`, `action`, `reward`, `spikes`) and a closing line with its return. Returns
+/// the cost of those episodes.
 pub fn write_transcript(
     policy: &Policy,
     keys: &[EpisodeKey],
     max_steps: usize,
     path: &Path,
-) -> Result<(), TrainError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| -> Result<(), TrainError> {
-        let file = std::fs::File::create(&tmp).map_err(io_error(&tmp))?;
-        let mut out = std::io::BufWriter::new(file);
-        let mut runner = Runner::new(policy)?;
-        let mut failed = None;
-        for (e, &key) in keys.iter().enumerate() {
-            writeln!(out, "{}", json!({"episode": e, "key": key})).map_err(io_error(&tmp))?;
-            let summary = runner.episode(key, max_steps, |s| {
-                let action = match s.action {
-                    Action::Discrete(k) => json!(k),
-                    Action::Continuous(a) => json!(a),
-                };
-                let line = json!({
-                    "episode": e, "step": s.step, "obs": s.obs, "x": wide(s.x),
-                    "out": wide(s.out), "action": action, "reward": s.reward, "spikes": s.spikes,
-                });
-                if let Err(err) = writeln!(out, "{line}") {
-                    failed.get_or_insert(err);
+) -> Result<PolicyCost, TrainError> {
+    let mut runner = Runner::new(policy)?;
+    crate::atomic_write::write_with(
+        path,
+        |p, e| io_error(p)(e),
+        |out| {
+            let mut failed = None;
+            for (e, &key) in keys.iter().enumerate() {
+                writeln!(out, "{}", json!({"episode": e, "key": key})).map_err(io_error(path))?;
+                let summary = runner.episode(key, max_steps, |s| {
+                    let action = match s.action {
+                        Action::Discrete(k) => json!(k),
+                        Action::Continuous(a) => json!(a),
+                    };
+                    let line = json!({
+                        "episode": e, "step": s.step, "obs": s.obs, "x": wide(s.x),
+                        "out": wide(s.out), "action": action, "reward": s.reward,
+                        "spikes": s.spikes,
+                    });
+                    if let Err(err) = writeln!(out, "{line}") {
+                        failed.get_or_insert(err);
+                    }
+                })?;
+                if let Some(err) = failed.take() {
+                    return Err(io_error(path)(err));
                 }
-            })?;
-            if let Some(err) = failed.take() {
-                return Err(io_error(&tmp)(err));
+                let end = json!({"episode": e, "return": summary.ret, "steps": summary.steps});
+                writeln!(out, "{end}").map_err(io_error(path))?;
             }
-            writeln!(
-                out,
-                "{}",
-                json!({"episode": e, "return": summary.ret, "steps": summary.steps})
-            )
-            .map_err(io_error(&tmp))?;
-        }
-        let file = out
-            .into_inner()
-            .map_err(|e| io_error(&tmp)(e.into_error()))?;
-        file.sync_all().map_err(io_error(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(io_error(path))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+            Ok(())
+        },
+    )?;
+    Ok(runner.cost())
 }

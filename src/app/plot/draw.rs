@@ -265,13 +265,6 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>, PlotError> {
 }
 
 fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    let fail = |e: std::io::Error| PlotError::Write(out.to_path_buf(), e.to_string());
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, out).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
-    })
+    crate::atomic_write::write(out, bytes)
+        .map_err(|e| PlotError::Write(out.to_path_buf(), e.to_string()))
 }

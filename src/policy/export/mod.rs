@@ -1,6 +1,5 @@
-//! `satr export`: a policy written to a file that other tools read, atomically (a
-//! temporary file beside the target, synced, then renamed), so a failed export leaves
-//! nothing half-written behind.
+//! `satr export`: a policy written to a file that other tools read, atomically
+//! ([`crate::atomic_write`]), so a failed export leaves nothing half-written behind.
 //!
 //! - [`safetensors`]: the weights as `u8` tensors, the normaliser and action bounds as
 //!   `f64`, the f32 constants as `f32`, and the rest as documented header metadata;
@@ -12,8 +11,6 @@
 pub mod nir;
 pub mod safetensors;
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -79,33 +76,10 @@ pub fn encode(policy: &Policy, format: Format) -> Result<Vec<u8>, PolicyError> {
 /// Writes `policy` to `path` in `format`, atomically.
 pub fn write(policy: &Policy, format: Format, path: &Path) -> Result<(), ExportError> {
     let bytes = encode(policy, format)?;
-    let io = |error| ExportError::Io {
+    crate::atomic_write::write(path, &bytes).map_err(|error| ExportError::Io {
         path: path.to_path_buf(),
         error,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io(std::io::Error::other("the output path names no file")))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
+    })
 }
 
 /// The documented metadata both formats carry (string values, keys as in
