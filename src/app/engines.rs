@@ -162,10 +162,7 @@ pub const DEVICE_MEMORY_ENV: &str = "SATR_DEVICE_MEMORY";
 /// variable (chunks are then bounded by the buffer limits alone).
 #[cfg(feature = "gpu")]
 pub fn device_memory(ctx: &GpuContext) -> Option<u64> {
-    if let Some(v) = std::env::var(DEVICE_MEMORY_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
+    if let Some(v) = super::memory::bytes_from_env(DEVICE_MEMORY_ENV) {
         return Some(v);
     }
     (ctx.adapter_info.device_type == wgpu::DeviceType::Cpu)

@@ -61,6 +61,11 @@ impl MemoryEstimate {
     }
 }
 
+/// A byte count from environment variable `name`, when set to a number.
+pub fn bytes_from_env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
 fn read_number(path: &str) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -68,10 +73,7 @@ fn read_number(path: &str) -> Option<u64> {
 /// Bytes available to this process: [`AVAILABLE_ENV`] if set, else the smaller of
 /// Linux's `MemAvailable` and the cgroup v2 limit left; `None` where neither is known.
 pub fn available() -> Option<u64> {
-    if let Some(v) = std::env::var(AVAILABLE_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
+    if let Some(v) = bytes_from_env(AVAILABLE_ENV) {
         return Some(v);
     }
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {

@@ -108,8 +108,8 @@ fn select(adapters: Vec<wgpu::Adapter>, selector: &str) -> Result<wgpu::Adapter,
 
 impl GpuContext {
     /// The workarounds this adapter's driver needs.
-    pub fn quirks(&self) -> super::plan::DriverQuirks {
-        super::plan::DriverQuirks::of(&self.adapter_info)
+    pub fn quirks(&self) -> super::quirks::DriverQuirks {
+        super::quirks::DriverQuirks::of(&self.adapter_info)
     }
 
     /// Opens the adapter chosen by env `SATR_ADAPTER` (index or name substring), else

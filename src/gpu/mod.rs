@@ -22,7 +22,7 @@
 //! `flushed` in common.wgsl; an intermediate product that a driver flushes can still
 //! differ in rare last-bit cases), and the workgroup size: on lavapipe 22.3 workgroups
 //! under 64 invocations give wrong results (barriers appear not to synchronise), so on
-//! software rasterisers the kernels never use fewer ([`plan::DriverQuirks`], read from
+//! software rasterisers the kernels never use fewer ([`quirks::DriverQuirks`], read from
 //! the adapter, which also slices whole-generation episodes for llvmpipe's loop budget).
 //! Reductions are exact integer sums in 64-bit fixed point (independent of chunking).
 //! In full-generation mode the task and the normaliser run in f32, so returns follow
@@ -36,6 +36,7 @@ pub mod evaluator;
 pub mod memory_plan;
 pub mod network;
 pub mod plan;
+pub mod quirks;
 pub mod reductions;
 pub mod sample_genomes;
 pub mod shaders;

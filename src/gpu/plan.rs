@@ -20,19 +20,13 @@
 //! A chunk holds as many members as the largest of these per-member buffers allows
 //! under `min(max_storage_buffer_binding_size, max_buffer_size)`.
 
+pub use super::quirks::{DriverQuirks, MIN_NET_WORKGROUP};
 use crate::evaluation::EngineError;
 use crate::network::{Constants, Shape};
 
 /// Largest workgroup the network kernels use: enough invocations to cover N = 256 with
 /// one neuron each, small enough to keep several workgroups per compute unit.
 pub const MAX_NET_WORKGROUP: u32 = 256;
-/// Smallest workgroup the network kernels use. On Mesa's lavapipe (22.3) the network
-/// kernel gives wrong spikes with workgroups of 16 to 48 invocations and exact ones
-/// with 64 to 256 (found by `tests/gpu_network.rs`); with 1 substep the outputs come
-/// out as if the barrier before the output projection did not wait for the other
-/// invocations, so barriers in small workgroups appear not to synchronise there.
-/// The kernels therefore only run the configurations the tests cover.
-pub const MIN_NET_WORKGROUP: u32 = 64;
 /// Workgroup size of the flat kernels (sampling, unpacking, reductions).
 pub const FLAT_WORKGROUP: u32 = 64;
 
@@ -175,45 +169,6 @@ pub fn grid(groups: usize, max_dim: u32) -> Result<(u32, u32), EngineError> {
         )));
     }
     Ok((max as u32, y as u32))
-}
-
-/// Workarounds a driver needs, read from the adapter ([`DriverQuirks::of`]): software
-/// rasterisers (llvmpipe/lavapipe) end every loop of an invocation after a fixed
-/// budget of iterations, so whole-generation episodes are sliced over dispatches, and
-/// compute wrong spikes in workgroups under [`MIN_NET_WORKGROUP`] invocations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DriverQuirks {
-    /// Loop iterations per invocation before the driver silently stops the loop.
-    pub loop_budget: Option<u64>,
-    /// Fewest invocations per workgroup that compute correctly.
-    pub min_workgroup: u32,
-}
-
-impl DriverQuirks {
-    /// llvmpipe's: `LP_MAX_TGSI_LOOP_ITERATIONS` loop iterations, workgroups of 64 or more.
-    pub const SOFTWARE: DriverQuirks = DriverQuirks {
-        loop_budget: Some(65_535),
-        min_workgroup: MIN_NET_WORKGROUP,
-    };
-    /// A hardware GPU: none.
-    pub const HARDWARE: DriverQuirks = DriverQuirks {
-        loop_budget: None,
-        min_workgroup: 1,
-    };
-
-    /// The quirks of an adapter: a CPU-type adapter or a llvmpipe driver is treated as
-    /// the software rasteriser it is.
-    pub fn of(info: &wgpu::AdapterInfo) -> DriverQuirks {
-        let software = info.device_type == wgpu::DeviceType::Cpu
-            || [&info.name, &info.driver, &info.driver_info]
-                .iter()
-                .any(|s| s.to_lowercase().contains("llvmpipe"));
-        if software {
-            DriverQuirks::SOFTWARE
-        } else {
-            DriverQuirks::HARDWARE
-        }
-    }
 }
 
 /// Sizes of the network kernels for one shape, and the WGSL header that fixes them.
@@ -490,44 +445,20 @@ pub fn flat_header() -> String {
 mod tests {
     use super::*;
 
-    fn adapter(name: &str, driver: &str, device_type: wgpu::DeviceType) -> wgpu::AdapterInfo {
-        wgpu::AdapterInfo {
-            name: name.into(),
-            driver: driver.into(),
-            ..wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan)
-        }
-    }
-
     #[test]
-    fn quirks_are_read_from_the_adapter() {
-        use wgpu::DeviceType::*;
-        let lavapipe = adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "llvmpipe", Cpu);
-        assert_eq!(DriverQuirks::of(&lavapipe), DriverQuirks::SOFTWARE);
-        let odd = adapter("virtual", "llvmpipe Mesa 23", Other);
-        assert_eq!(DriverQuirks::of(&odd), DriverQuirks::SOFTWARE);
-        let card = adapter("NVIDIA H200", "NVIDIA", DiscreteGpu);
-        assert_eq!(DriverQuirks::of(&card), DriverQuirks::HARDWARE);
-        // The workgroup floor applies only with the software quirks.
-        let shape = Shape::new(
-            &crate::network::NetworkConfig {
-                neurons: 20,
-                ..Default::default()
-            },
-            2,
-            1,
-        );
+    fn the_workgroup_floor_applies_only_with_the_software_quirks() {
+        let cfg = crate::network::NetworkConfig {
+            neurons: 20,
+            ..Default::default()
+        };
+        let shape = Shape::new(&cfg, 2, 1);
         let limits = wgpu::Limits::default();
         let plan = |q| {
-            NetPlan::new(
-                &shape,
-                &limits,
-                &NetOptions {
-                    quirks: Some(q),
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .wg
+            let opts = NetOptions {
+                quirks: Some(q),
+                ..Default::default()
+            };
+            NetPlan::new(&shape, &limits, &opts).unwrap().wg
         };
         assert_eq!(plan(DriverQuirks::SOFTWARE), MIN_NET_WORKGROUP);
         assert_eq!(plan(DriverQuirks::HARDWARE), 32);
