@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the virtual environment the Python side of `satr export` runs in (pinned
-# python/requirements.txt: numpy, safetensors, nir, h5py, gymnasium) and prints the
-# variable that points the tests at it:
+# python/requirements.txt: numpy, safetensors, nir, h5py, gymnasium; tensorboard for
+# tests/tensorboard.rs) and prints the variable that points the tests at it:
 #
 #   eval "$(scripts/setup_python.sh)"
 #   cargo test --release --test python_policy

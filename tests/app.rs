@@ -46,8 +46,8 @@ fn two_runs_in_one_process_share_the_engines_and_agree() {
     let world = World::init().unwrap();
     let engines = Engines::new(&world);
     let mut runs = Vec::new();
-    // The second run installs no second signal handler (that would fail) and reuses
-    // the engines; it must compute exactly what the first did.
+    // The second run reuses the engines (the library installs no signal handler: the
+    // caller owns the stop flag); it must compute exactly what the first did.
     for name in ["a", "b"] {
         let args = TrainArgs {
             set: small(out.path(), name),
@@ -112,8 +112,9 @@ fn observers_see_every_generation_in_order_and_can_stop_the_run() {
     let engines = Engines::new(&world);
     for fail_at in [None, Some(2)] {
         let cfg = Config::from_toml_with_overrides("", &small(out.path(), "obs")).unwrap();
-        let evaluator = engines.run_evaluator(&cfg).unwrap();
-        let mut trainer = Trainer::new(cfg.clone(), evaluator).unwrap();
+        let task = cfg.resolve_task().unwrap();
+        let evaluator = engines.run_evaluator(&cfg, &task).unwrap();
+        let mut trainer = Trainer::new(cfg.clone(), task, evaluator).unwrap();
         let dir = RunDir {
             path: out.path().join(format!("obs-{fail_at:?}")),
         };
@@ -125,7 +126,12 @@ fn observers_see_every_generation_in_order_and_can_stop_the_run() {
             fail_at,
             finished: finished.clone(),
         })];
-        let r = run::run(&mut trainer, &dir, &RunOptions::default(), &mut observers);
+        let r = run::run(
+            &mut trainer,
+            Some(&dir),
+            &RunOptions::default(),
+            &mut observers,
+        );
         assert!(*finished.borrow(), "finish is called however the run ends");
         match fail_at {
             None => {
@@ -162,8 +168,9 @@ fn one_gpu_device_per_process() {
         &["backend=\"gpu\"".into(), "network.neurons=24".into()],
     )
     .unwrap();
-    let e1 = engines.evaluator(&cfg).unwrap();
-    let e2 = engines.evaluator(&cfg).unwrap();
+    let task = cfg.resolve_task().unwrap();
+    let e1 = engines.evaluator(&cfg, &task).unwrap();
+    let e2 = engines.evaluator(&cfg, &task).unwrap();
     assert_eq!(e1.describe(), e2.describe());
 }
 

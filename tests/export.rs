@@ -111,9 +111,13 @@ fn check_nir(policy: &Policy, bytes: Vec<u8>) {
 #[test]
 fn every_builtin_task_exports_in_both_formats() {
     let out = tempfile::tempdir().unwrap();
-    let tasks: Vec<_> = registry::available().map(|t| t.name).collect();
+    let tasks: Vec<_> = registry::available()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
     assert!(tasks.len() >= 5, "{tasks:?}");
-    for task in tasks {
+    for task in &tasks {
+        let task = task.as_str();
         let run = run_of(out.path(), task);
         let ck = Checkpoint::load(&run.join("checkpoints/latest.ckpt")).unwrap();
         let policy = Policy::from_checkpoint(&ck).unwrap();

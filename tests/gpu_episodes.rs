@@ -338,7 +338,8 @@ fn full_generation_cartpole_tracks_the_cpu() {
         net: poisoned(),
         ..Default::default()
     };
-    let mut gpu = GpuEvaluator::full_generation(&ctx, &cfg, "cartpole", opts).unwrap();
+    let cartpole = satr::tasks::registry::find("cartpole").unwrap();
+    let mut gpu = GpuEvaluator::full_generation(&ctx, &cfg, &cartpole, opts).unwrap();
     let cpu_factory: TaskFactory = Arc::new(|| satr::tasks::make_task("cartpole").unwrap());
     let mut cpu = CpuEvaluator::new(&cfg, cpu_factory);
     let dim = cpu.shape().layout().len();
@@ -368,9 +369,11 @@ fn full_generation_cartpole_tracks_the_cpu() {
         c.env_steps
     );
     assert_eq!(g.obs_stats.count, g.env_steps);
+    // A task without a WGSL port has no full-generation mode.
+    let hopper = satr::tasks::registry::lookup("hopper").unwrap();
     assert!(matches!(
-        GpuEvaluator::full_generation(&ctx, &cfg, "no-such-task", GpuOptions::default()),
-        Err(EngineError::Task(_))
+        GpuEvaluator::full_generation(&ctx, &cfg, &hopper, GpuOptions::default()),
+        Err(EngineError::Gpu(_))
     ));
 }
 

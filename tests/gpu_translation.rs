@@ -69,11 +69,11 @@ fn every_kernel_translates_to_spirv_msl_and_hlsl() {
 fn the_generation_kernel_translates_with_every_task() {
     let mut tasks = 0;
     for info in registry::available() {
-        let Some(wgsl) = info.wgsl else { continue };
+        let Some(wgsl) = info.wgsl() else { continue };
         let cfg = NetworkConfig::default();
-        let shape = Shape::new(&cfg, info.obs_dim, info.action.outputs());
+        let shape = Shape::new(&cfg, info.obs_dim(), info.action().outputs());
         let plan = NetPlan::new(&shape, &limits(), &NetOptions::default()).unwrap();
-        translate(&compose_episodes(&plan.episode_header(), wgsl), info.name);
+        translate(&compose_episodes(&plan.episode_header(), wgsl), info.name());
         tasks += 1;
     }
     assert!(tasks >= 5, "{tasks} tasks with WGSL");

@@ -84,7 +84,8 @@ fn trainer(rate: f64) -> Trainer {
         }) as Box<dyn Task>
     });
     let ev = CpuEvaluator::new(&cfg.network, factory);
-    Trainer::new(cfg, Box::new(ev)).unwrap()
+    let task = cfg.resolve_task().unwrap();
+    Trainer::new(cfg, task, Box::new(ev)).unwrap()
 }
 
 #[test]

@@ -36,14 +36,15 @@ fn policy(seed: u64) -> (Config, Vec<f64>, ObsStats, Policy) {
             8.0 * rng.unit() - 4.0,
         ]);
     }
-    let policy = Policy::new(&cfg, &p, &stats, 3).unwrap();
+    let task = cfg.resolve_task().unwrap();
+    let policy = Policy::new(&cfg, &task, &p, &stats, 3).unwrap();
     (cfg, p, stats, policy)
 }
 
 #[test]
 fn runner_episodes_are_the_evaluators_eval_members() {
     let (cfg, p, stats, policy) = policy(7);
-    let factory = satr::app::engines::task_factory(cfg.task_info().unwrap());
+    let factory = cfg.resolve_task().unwrap().factory().unwrap();
     let mut evaluator = CpuEvaluator::new(&cfg.network, factory);
     let th = distribution::thresholds(&p);
     let norm = Normalizer::from_stats(&stats, cfg.evaluation.clip_obs);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::engines::{task_factory, Engines};
+use super::engines::Engines;
 use super::error::TrainError;
 use super::throughput::{self, BenchRecord};
 use crate::checkpoint::{self, Checkpoint};
@@ -14,6 +14,7 @@ use crate::evaluation::{GenerationRequest, Normalizer, ObsStats, PopulationEvalu
 use crate::network::Shape;
 use crate::policy::episodes::{run_all, EpisodeKey};
 use crate::policy::Policy;
+use crate::tasks::TaskSpec;
 
 /// The CPU's ways of propagating spikes, each timed in every CPU measurement.
 const PROPAGATIONS: [Propagation; 3] = [Propagation::Dense, Propagation::Event, Propagation::Auto];
@@ -87,6 +88,7 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
     cfg.population = args.population.max(2);
     cfg.gpu.mode = args.gpu_mode;
     cfg.validate()?;
+    let task = cfg.resolve_task()?;
     let net_shape = Shape::new(&cfg.network, args.obs_dim, args.act_dim);
     let member_steps = (args.population * args.steps) as u64;
     let network = args.network && ck.is_none();
@@ -126,14 +128,14 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
         let mut evs = PROPAGATIONS
             .iter()
             .map(|&prop| {
-                let factory = task_factory(cfg.task_info()?);
+                let factory = task.factory()?;
                 Ok(CpuEvaluator::new(&cfg.network, factory).with_propagation(prop))
             })
             .collect::<Result<Vec<_>, TrainError>>()?;
         let mut best: Vec<Option<(f64, u64)>> = vec![None; PROPAGATIONS.len()];
         for _ in 0..args.repeat {
             for (ev, b) in evs.iter_mut().zip(best.iter_mut()) {
-                let (secs, steps) = time_generation(ev, &cfg, 1, ck.as_ref())?;
+                let (secs, steps) = time_generation(ev, &cfg, &task, 1, ck.as_ref())?;
                 if b.is_none_or(|(s, n)| secs / (steps as f64) < s / (n as f64)) {
                     *b = Some((secs, steps));
                 }
@@ -145,7 +147,7 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
                 "cpu",
                 &cpu_device(),
                 "generation",
-                &cfg.shape()?,
+                &cfg.shape_for(&task),
                 cfg.population,
                 steps,
                 secs,
@@ -161,6 +163,7 @@ pub fn bench(engines: &Engines<'_>, args: &BenchArgs) -> Result<Vec<BenchRecord>
             engines,
             args,
             &mut cfg,
+            &task,
             &net_shape,
             ck.as_ref(),
             &mut records,
@@ -189,7 +192,7 @@ pub fn plan(
     cfg.population = args.population;
     cfg.gpu.mode = args.gpu_mode;
     cfg.validate()?;
-    let info = cfg.task_info()?;
+    let task = cfg.resolve_task()?;
     let (limits, memory) = match limits {
         None => {
             let ctx = engines.gpu_context()?.ok_or_else(|| {
@@ -210,11 +213,11 @@ pub fn plan(
     let work = Workload {
         members: cfg.population + cfg.evaluation.eval_members,
         episodes_per_member: cfg.evaluation.episodes_per_member,
-        max_episode_steps: cfg.episode_step_limit()?,
-        generation_mode: info.wgsl.is_some() && cfg.gpu.mode == GpuMode::Generation,
+        max_episode_steps: cfg.episode_step_limit(&task),
+        generation_mode: task.wgsl().is_some() && cfg.gpu.mode == GpuMode::Generation,
     };
     Ok(memory_plan::plan(
-        &cfg.shape()?,
+        &cfg.shape_for(&task),
         &limits,
         &Default::default(),
         &work,
@@ -227,14 +230,14 @@ pub fn plan(
 /// genome (eval member 0), run on the CPU with every spike counted.
 fn firing_rates(ck: &Checkpoint) -> Result<(f64, f64), TrainError> {
     let cfg = &ck.config;
-    let max_steps = cfg.episode_step_limit()?;
+    let mode = Policy::from_checkpoint(ck)?;
+    let max_steps = cfg.episode_step_limit(&mode.spec);
     let key = EpisodeKey {
         seed: cfg.seed,
         generation: ck.generation,
         member: 0,
         episode: 0,
     };
-    let mode = Policy::from_checkpoint(ck)?;
     let mut sampled = mode.clone();
     distribution::sample_genome(
         &distribution::thresholds(&ck.p),
@@ -292,6 +295,7 @@ fn gpu_records(
     engines: &Engines<'_>,
     args: &BenchArgs,
     cfg: &mut Config,
+    task: &TaskSpec,
     net_shape: &Shape,
     ck: Option<&Checkpoint>,
     records: &mut Vec<BenchRecord>,
@@ -326,6 +330,7 @@ fn gpu_records(
         records.push(generation_record(
             engines,
             cfg,
+            task,
             "gpu",
             &ctx.describe(),
             args.repeat,
@@ -340,6 +345,7 @@ fn gpu_records(
     _engines: &Engines<'_>,
     _args: &BenchArgs,
     _cfg: &mut Config,
+    _task: &TaskSpec,
     _net_shape: &Shape,
     _ck: Option<&Checkpoint>,
     _records: &mut Vec<BenchRecord>,
@@ -354,18 +360,19 @@ fn gpu_records(
 fn generation_record(
     engines: &Engines<'_>,
     cfg: &Config,
+    task: &TaskSpec,
     backend: &str,
     device: &str,
     repeat: usize,
     ck: Option<&Checkpoint>,
 ) -> Result<BenchRecord, TrainError> {
-    let mut ev = engines.evaluator(cfg)?;
-    let (secs, steps) = time_generation(ev.as_mut(), cfg, repeat, ck)?;
+    let mut ev = engines.evaluator(cfg, task)?;
+    let (secs, steps) = time_generation(ev.as_mut(), cfg, task, repeat, ck)?;
     Ok(BenchRecord::new(
         backend,
         device,
         "generation",
-        &cfg.shape()?,
+        &cfg.shape_for(task),
         cfg.population,
         steps,
         secs,
@@ -378,10 +385,11 @@ fn generation_record(
 pub fn time_generation(
     ev: &mut dyn PopulationEvaluator,
     cfg: &Config,
+    task: &TaskSpec,
     repeat: usize,
     ck: Option<&Checkpoint>,
 ) -> Result<(f64, u64), TrainError> {
-    let shape = cfg.shape()?;
+    let shape = cfg.shape_for(task);
     let (p, stats, generation) = match ck {
         Some(ck) => (ck.p.clone(), ck.obs_stats.clone(), ck.generation),
         None => (
@@ -392,7 +400,7 @@ pub fn time_generation(
     };
     let th = distribution::thresholds(&p);
     let norm = Normalizer::from_stats(&stats, cfg.evaluation.clip_obs);
-    let max_steps = cfg.task_info()?.max_episode_steps;
+    let max_steps = task.max_episode_steps();
     let mut best: Option<(f64, u64)> = None;
     for r in 0..repeat {
         let seed = ck.map_or(r as u64, |ck| ck.config.seed + r as u64);

@@ -3,7 +3,6 @@
 //! around either. One GPU device serves all the evaluators of a process (and rayon's
 //! global pool all the CPU ones), so several runs in one process share them.
 
-use std::sync::Arc;
 #[cfg(feature = "gpu")]
 use std::sync::OnceLock;
 
@@ -11,15 +10,10 @@ use super::error::TrainError;
 use super::world::World;
 use crate::config::{Backend, Config};
 use crate::cpu::CpuEvaluator;
-use crate::evaluation::{EngineError, PopulationEvaluator, TaskFactory};
+use crate::evaluation::{EngineError, PopulationEvaluator};
 #[cfg(feature = "gpu")]
 use crate::gpu::GpuContext;
-use crate::tasks::registry::TaskInfo;
-
-/// A task factory for a registered task.
-pub fn task_factory(info: &'static TaskInfo) -> TaskFactory {
-    Arc::new(move || info.make().expect("the registry's tasks construct"))
-}
+use crate::tasks::TaskSpec;
 
 /// Builds the evaluators of one process; shared by reference between the threads of
 /// a sweep (`Sync`), each building its own evaluators.
@@ -47,37 +41,49 @@ impl<'w> Engines<'w> {
 
     /// The evaluator of a training run: with several processes, each evaluates its
     /// share of the members and all of them gather the whole generation.
-    pub fn run_evaluator(&self, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+    pub fn run_evaluator(
+        &self,
+        cfg: &Config,
+        task: &TaskSpec,
+    ) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
         #[cfg(feature = "distributed")]
         if self.world.size() > 1 {
             if cfg.backend != Backend::Cpu {
                 // Before the device is opened: ranks sharing a node take different GPUs.
                 self.world.assign_gpu_adapter();
             }
-            let inner = self.evaluator(cfg)?;
+            let inner = self.evaluator(cfg, task)?;
             let obs_dim = inner.obs_dim();
             return Ok(Box::new(crate::distributed::DistributedEvaluator::new(
                 inner, self.world, obs_dim,
             )));
         }
-        self.evaluator(cfg)
+        self.evaluator(cfg, task)
     }
 
-    /// The evaluator the config's `backend` asks for, in this process alone.
-    pub fn evaluator(&self, cfg: &Config) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
-        let info = cfg.task_info()?;
-        let cpu = || -> Box<dyn PopulationEvaluator> {
-            Box::new(CpuEvaluator::new(&cfg.network, task_factory(info)))
+    /// The evaluator the config's `backend` asks for, in this process alone, for the
+    /// config's resolved task.
+    pub fn evaluator(
+        &self,
+        cfg: &Config,
+        task: &TaskSpec,
+    ) -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+        let cpu = || -> Result<Box<dyn PopulationEvaluator>, TrainError> {
+            Ok(Box::new(CpuEvaluator::for_task(
+                &cfg.network,
+                task,
+                cfg.evaluation.stepping,
+            )?))
         };
         match cfg.backend {
-            Backend::Cpu => Ok(cpu()),
-            Backend::Gpu => self.gpu_evaluator(cfg, info, false)?.ok_or_else(|| {
+            Backend::Cpu => cpu(),
+            Backend::Gpu => self.gpu_evaluator(cfg, task, false)?.ok_or_else(|| {
                 EngineError::Gpu(
                     "backend = \"gpu\" but no GPU adapter was found (see `satr info`); use backend = \"cpu\" or \"auto\"".into(),
                 )
                 .into()
             }),
-            Backend::Auto => match self.gpu_evaluator(cfg, info, true)? {
+            Backend::Auto => match self.gpu_evaluator(cfg, task, true)? {
                 Some(ev) => {
                     tracing::info!(device = %ev.describe(), "backend auto: using the GPU");
                     Ok(ev)
@@ -86,7 +92,7 @@ impl<'w> Engines<'w> {
                     tracing::warn!(
                         "backend auto: no hardware GPU adapter found, using the CPU bitset engine"
                     );
-                    Ok(cpu())
+                    cpu()
                 }
             },
         }
@@ -114,7 +120,7 @@ impl<'w> Engines<'w> {
     fn gpu_evaluator(
         &self,
         cfg: &Config,
-        info: &'static TaskInfo,
+        task: &TaskSpec,
         hardware_only: bool,
     ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
         use crate::config::GpuMode;
@@ -135,10 +141,10 @@ impl<'w> Engines<'w> {
             device_memory: device_memory(ctx),
             ..Default::default()
         };
-        let ev = if info.wgsl.is_some() && cfg.gpu.mode == GpuMode::Generation {
-            GpuEvaluator::full_generation(ctx, &cfg.network, info.name, opts)?
+        let ev = if task.wgsl().is_some() && cfg.gpu.mode == GpuMode::Generation {
+            GpuEvaluator::full_generation(ctx, &cfg.network, task, opts)?
         } else {
-            GpuEvaluator::with_options(ctx, &cfg.network, task_factory(info), opts)?
+            GpuEvaluator::for_task(ctx, &cfg.network, task, opts)?
         };
         Ok(Some(Box::new(ev)))
     }
@@ -147,7 +153,7 @@ impl<'w> Engines<'w> {
     fn gpu_evaluator(
         &self,
         _cfg: &Config,
-        _info: &'static TaskInfo,
+        _task: &TaskSpec,
         _hardware_only: bool,
     ) -> Result<Option<Box<dyn PopulationEvaluator>>, TrainError> {
         Ok(None)

@@ -31,9 +31,6 @@ pub enum TrainError {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// The stop-signal handler could not be installed.
-    #[error("{0}")]
-    Signal(String),
     /// A command-line value that cannot be used, naming the flag.
     #[error("{0}")]
     Usage(String),

@@ -65,14 +65,14 @@ pub fn eval(
     }
     let cfg = &ck.config;
     let seed = seed.unwrap_or(cfg.seed);
-    let max_steps = cfg.episode_step_limit()?;
-    let mut evaluator = engines.evaluator(cfg)?;
+    let policy = Policy::from_checkpoint(&ck)?;
+    let max_steps = cfg.episode_step_limit(&policy.spec);
+    let mut evaluator = engines.evaluator(cfg, &policy.spec)?;
     let th = distribution::thresholds(&ck.p);
     let norm = Normalizer::from_stats(&ck.obs_stats, cfg.evaluation.clip_obs);
     let req = GenerationRequest::new(seed, ck.generation, &ck.p, &th, &norm, 0, max_steps)
         .with_eval(episodes, 1);
     let r = evaluator.evaluate(&req)?.eval;
-    let policy = Policy::from_checkpoint(&ck)?;
     let keys = eval_keys(seed, ck.generation, episodes);
     // The transcript's episodes are these episodes: its run counts their cost.
     let cost = match transcript {

@@ -8,8 +8,8 @@ use crate::tasks::registry::{self, ActionKind};
 /// One task as `satr info` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
-    pub name: &'static str,
-    pub gymnasium: &'static str,
+    pub name: String,
+    pub gymnasium: String,
     pub obs_dim: usize,
     /// `discrete` or `continuous`.
     pub action: &'static str,
@@ -26,7 +26,7 @@ pub struct Info {
     pub threads: usize,
     pub cpu_fast_path: bool,
     /// Names of the tasks this build runs.
-    pub tasks: Vec<&'static str>,
+    pub tasks: Vec<String>,
     pub task_details: Vec<TaskReport>,
     #[cfg(feature = "gpu")]
     pub gpu_adapters: Vec<crate::gpu::AdapterReport>,
@@ -39,24 +39,25 @@ pub struct Info {
 /// Gathers the report.
 pub fn info(world: &World) -> Info {
     let task_details: Vec<TaskReport> = registry::available()
+        .iter()
         .map(|t| TaskReport {
-            name: t.name,
-            gymnasium: t.gymnasium,
-            obs_dim: t.obs_dim,
-            action: match t.action {
+            name: t.name().to_string(),
+            gymnasium: t.description().to_string(),
+            obs_dim: t.obs_dim(),
+            action: match t.action() {
                 ActionKind::Discrete(_) => "discrete",
                 ActionKind::Continuous(_) => "continuous",
             },
-            act_dim: t.action.outputs(),
-            max_episode_steps: t.max_episode_steps,
-            gpu_episodes: t.wgsl.is_some(),
+            act_dim: t.action().outputs(),
+            max_episode_steps: t.max_episode_steps(),
+            gpu_episodes: t.wgsl().is_some(),
         })
         .collect();
     Info {
         version: env!("CARGO_PKG_VERSION"),
         threads: rayon::current_num_threads(),
         cpu_fast_path: crate::cpu::fast_path_available(),
-        tasks: task_details.iter().map(|t| t.name).collect(),
+        tasks: task_details.iter().map(|t| t.name.clone()).collect(),
         task_details,
         #[cfg(feature = "gpu")]
         gpu_adapters: crate::gpu::list_adapters(),

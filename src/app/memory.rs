@@ -6,6 +6,7 @@
 use super::error::TrainError;
 pub use crate::byte_size::human;
 use crate::config::Config;
+use crate::network::Shape;
 use crate::optimizer::Signal;
 
 /// Overrides the available amount in bytes (for containers whose limits the checks
@@ -25,8 +26,8 @@ impl MemoryEstimate {
     const F64_ARRAYS: u64 = 7;
 
     /// The estimate for `cfg` (its shape must be valid).
-    pub fn of(cfg: &Config) -> Result<Self, TrainError> {
-        let dim = cfg.shape()?.layout().len() as u64;
+    pub fn of(cfg: &Config, shape: &Shape) -> Result<Self, TrainError> {
+        let dim = shape.layout().len() as u64;
         let words = dim.div_ceil(64);
         let threads = rayon::current_num_threads() as u64;
         let cross = u64::from(cfg.optimizer.signal == Signal::Cross);
@@ -97,8 +98,8 @@ pub fn available() -> Option<u64> {
 
 /// Refuses `cfg` when its estimate exceeds what is available, naming the key to change
 /// (`network.neurons` unless the population's genomes dominate).
-pub fn check(cfg: &Config) -> Result<MemoryEstimate, TrainError> {
-    let est = MemoryEstimate::of(cfg)?;
+pub fn check(cfg: &Config, shape: &Shape) -> Result<MemoryEstimate, TrainError> {
+    let est = MemoryEstimate::of(cfg, shape)?;
     let Some(available) = available() else {
         return Ok(est);
     };

@@ -1,7 +1,7 @@
 //! The application layer: what the `satr` commands do, over the library below.
 //!
 //! ```text
-//! main.rs (parse only) -> app: train | sweep | plot | eval | export | bench | info | replay
+//! cli (parse only) -> app: train | sweep | plot | eval | export | bench | info | replay
 //!     eval, export -> policy (the mode genome: episodes, cost, safetensors / NIR)
 //!     sweep -> train's pieces per (cell, seed), in threads, then the summary
 //!     plot  -> run and sweep directories' metrics -> PNG / SVG
@@ -11,9 +11,10 @@
 //!     trainer -> optimizer (pure update rule of p and the reductions)
 //! ```
 //!
-//! A process sets itself up once ([`process`]: headless Vulkan, logging, the stop
-//! signal) and builds its evaluators through one [`engines::Engines`], which opens the
-//! GPU device once; several runs in one process share both.
+//! Nothing here is process-wide: the caller (the command line, `crate::cli`) sets up
+//! logging and signals and hands each run its stop flag. A process builds its
+//! evaluators through one [`engines::Engines`], which opens the GPU device once;
+//! several runs in one process share it.
 
 pub mod bench;
 pub mod engines;
@@ -25,11 +26,11 @@ pub mod memory;
 pub mod metrics;
 pub mod observer;
 pub mod plot;
-pub mod process;
 pub mod replay;
 pub mod run;
 pub mod run_dir;
 pub mod sweep;
+pub mod tensorboard;
 pub mod throughput;
 pub mod train;
 pub mod trainer;

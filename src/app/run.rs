@@ -13,6 +13,7 @@ use super::trainer::Trainer;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::Config;
 use crate::evaluation::PopulationEvaluator;
+use crate::tasks::TaskSpec;
 
 /// How a run is driven from outside.
 #[derive(Debug, Clone, Default)]
@@ -39,10 +40,11 @@ pub struct RunSummary {
 }
 
 /// Runs `trainer` to `config.generations` (or the target return, or a stop request),
-/// telling `observers` of every generation and checkpointing into `dir`.
+/// telling `observers` of every generation and checkpointing into `dir` when given
+/// one (without, nothing is written: the observers see everything).
 pub fn run(
     trainer: &mut Trainer,
-    dir: &RunDir,
+    dir: Option<&RunDir>,
     opts: &RunOptions,
     observers: &mut [Box<dyn GenerationObserver>],
 ) -> Result<RunSummary, TrainError> {
@@ -75,7 +77,7 @@ pub fn run(
         let finished = trainer.finished() || solved;
         let due =
             stop || finished || (every > 0 && (trainer.generation as usize).is_multiple_of(every));
-        if due && !opts.secondary {
+        if let Some(dir) = dir.filter(|_| due && !opts.secondary) {
             if let Err(e) = trainer.checkpoint().save(&dir.checkpoint_path()) {
                 break Err(e.into());
             }
@@ -99,7 +101,7 @@ pub fn run(
 pub fn resume(
     path: &Path,
     overrides: &[String],
-    make: impl FnOnce(&Config) -> Result<Box<dyn PopulationEvaluator>, TrainError>,
+    make: impl FnOnce(&Config, &TaskSpec) -> Result<Box<dyn PopulationEvaluator>, TrainError>,
     write: bool,
 ) -> Result<(Trainer, RunDir, Option<RunLock>), TrainError> {
     let ck_path = checkpoint::resolve(path);
@@ -112,9 +114,10 @@ pub fn resume(
     // Before anything is built or touched: a run another process is training is
     // refused, naming it.
     let lock = if write { Some(dir.lock()?) } else { None };
-    let evaluator = make(&ck.config)?;
+    let task = ck.config.resolve_task()?;
+    let evaluator = make(&ck.config, &task)?;
     let generation = ck.generation;
-    let trainer = Trainer::from_checkpoint(ck, evaluator)?;
+    let trainer = Trainer::from_checkpoint(ck, task, evaluator)?;
     if write {
         dir.metrics().truncate(generation)?;
         dir.write_config(&trainer.config)?;

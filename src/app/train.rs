@@ -2,16 +2,19 @@
 //! the metrics file, the progress bar and the log line watching.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use super::engines::Engines;
 use super::error::TrainError;
 use super::observer::{GenerationObserver, LogLine, ProgressBar};
-use super::process;
 use super::run::{self, RunOptions, RunSummary};
 use super::run_dir::RunDir;
+use super::tensorboard;
 use super::trainer::Trainer;
 use super::world::stop_vote;
 use crate::config::{Backend, Config};
+use crate::tasks::TaskSpec;
 
 /// What `satr train` was asked.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +23,16 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     /// `key=value` overrides.
     pub set: Vec<String>,
-    /// `--backend`, mirroring the config key.
-    pub backend: Option<String>,
+    /// `--backend`: replaces the config's (or the resumed checkpoint's) `backend`,
+    /// after the `set` overrides.
+    pub backend: Option<Backend>,
     /// A run directory or checkpoint to continue.
     pub resume: Option<PathBuf>,
     /// Show a progress bar (only on a terminal, and only on rank 0).
     pub progress: bool,
+    /// The caller's stop request: once set, the run finishes the current generation,
+    /// writes a checkpoint and returns (the command line sets it on SIGINT/SIGTERM).
+    pub stop: Arc<AtomicBool>,
 }
 
 /// How a `satr train` ended.
@@ -38,15 +45,18 @@ pub struct TrainOutcome {
 }
 
 /// Runs `satr train`.
-pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome, TrainError> {
+pub fn train(engines: &Engines<'_>, args: TrainArgs) -> Result<TrainOutcome, TrainError> {
     let world = engines.world();
     // Rank 0 alone writes the run directory and prints.
     let writer = world.rank() == 0;
-    if let Some(b) = args.backend.take() {
-        b.parse::<Backend>()?;
-        args.set.push(format!("backend=\"{b}\""));
-    }
-    let stop = process::stop_flag()?;
+    // `--backend` over the config's key (validation does not read it).
+    let with_backend = |cfg: &Config| match args.backend {
+        Some(backend) => Config {
+            backend,
+            ..cfg.clone()
+        },
+        None => cfg.clone(),
+    };
     // Held until the run ends: no other process may train this run meanwhile.
     let (mut trainer, dir, _lock) = match &args.resume {
         Some(path) => {
@@ -56,14 +66,24 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
                         .into(),
                 ));
             }
-            let (t, d, lock) =
-                run::resume(path, &args.set, |cfg| engines.run_evaluator(cfg), writer)?;
+            let make =
+                |cfg: &Config, task: &TaskSpec| engines.run_evaluator(&with_backend(cfg), task);
+            let (mut t, d, lock) = run::resume(path, &args.set, make, writer)?;
+            if args.backend.is_some() {
+                // The checkpoint's config with the new backend, as every later
+                // checkpoint and `config.toml` record it.
+                t.config = with_backend(&t.config);
+                if writer {
+                    d.write_config(&t.config)?;
+                }
+            }
             tracing::info!(generation = t.generation, dir = %d.path.display(), "resuming");
             (t, d, lock)
         }
         None => {
-            let cfg = Config::load(args.config.as_deref(), &args.set)?;
-            let evaluator = engines.run_evaluator(&cfg)?;
+            let cfg = with_backend(&Config::load(args.config.as_deref(), &args.set)?);
+            let task = cfg.resolve_task()?;
+            let evaluator = engines.run_evaluator(&cfg, &task)?;
             let (dir, lock) = if writer {
                 let (d, l) = RunDir::create(&cfg)?;
                 (d, Some(l))
@@ -74,7 +94,7 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
                 };
                 (d, None)
             };
-            (Trainer::new(cfg, evaluator)?, dir, lock)
+            (Trainer::new(cfg, task, evaluator)?, dir, lock)
         }
     };
     let cfg = &trainer.config;
@@ -91,6 +111,7 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
     let mut observers: Vec<Box<dyn GenerationObserver>> = Vec::new();
     if writer {
         observers.push(Box::new(dir.metrics().appender()?));
+        observers.extend(tensorboard::observer(cfg, &dir.path, trainer.generation)?);
         if args.progress {
             observers.push(Box::new(ProgressBar::new(
                 cfg.generations as u64,
@@ -100,11 +121,11 @@ pub fn train(engines: &Engines<'_>, mut args: TrainArgs) -> Result<TrainOutcome,
     }
     observers.push(Box::new(LogLine));
     let opts = RunOptions {
-        stop,
+        stop: args.stop.clone(),
         secondary: !writer,
         stop_vote: stop_vote(world),
     };
-    let summary = run::run(&mut trainer, &dir, &opts, &mut observers)?;
+    let summary = run::run(&mut trainer, Some(&dir), &opts, &mut observers)?;
     Ok(TrainOutcome {
         trainer,
         dir,

@@ -2,6 +2,7 @@
 //! [`PopulationEvaluator`], shape the fitness, reduce, update `p` with the configured
 //! rule (a pure function of `p` and the reductions), and report [`Metrics`].
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::error::TrainError;
@@ -14,6 +15,7 @@ use crate::optimizer::{self, Optimizer};
 use crate::policy::cost::PolicyCost;
 use crate::policy::episodes::{self, EpisodeKey};
 use crate::policy::Policy;
+use crate::tasks::TaskSpec;
 
 /// At or below this population a run starts with a warning about its noise level.
 pub const SMALL_POPULATION: usize = 4;
@@ -29,19 +31,39 @@ pub struct Trainer {
     pub generation: u32,
     pub env_steps: u64,
     pub wall_s: f64,
+    /// The run's task, resolved once (the evaluator, the cost probe and the policy
+    /// all use this spec).
+    task: Arc<TaskSpec>,
     evaluator: Box<dyn PopulationEvaluator>,
 }
 
 impl Trainer {
-    /// A fresh run: `p = 0.5` everywhere (SPEC 2).
+    /// A fresh run: `p = 0.5` everywhere (SPEC 2), on `task` (the config's task,
+    /// resolved) evaluated by `evaluator` (built for that task).
     pub fn new(
         config: Config,
+        task: Arc<TaskSpec>,
         evaluator: Box<dyn PopulationEvaluator>,
     ) -> Result<Self, TrainError> {
         config.validate()?;
+        if task.name() != config.task {
+            return Err(TrainError::Usage(format!(
+                "the config names task `{}` but the trainer was given `{}`",
+                config.task,
+                task.name()
+            )));
+        }
+        let shape = config.shape_for(&task);
+        if evaluator.obs_dim() != shape.obs_dim {
+            return Err(TrainError::Usage(format!(
+                "the evaluator observes {} values but task `{}` has {}",
+                evaluator.obs_dim(),
+                task.name(),
+                shape.obs_dim
+            )));
+        }
         // Before the genome-sized arrays below (and the reductions) are allocated.
-        super::memory::check(&config)?;
-        let shape = config.shape()?;
+        super::memory::check(&config, &shape)?;
         let dim = shape.layout().len();
         if config.population <= SMALL_POPULATION {
             // With centred ranks the noise energy of the gradient estimate is about
@@ -65,6 +87,7 @@ impl Trainer {
             env_steps: 0,
             wall_s: 0.0,
             config,
+            task,
             evaluator,
         })
     }
@@ -72,9 +95,10 @@ impl Trainer {
     /// Continues from a checkpoint exactly where it stopped.
     pub fn from_checkpoint(
         ck: Checkpoint,
+        task: Arc<TaskSpec>,
         evaluator: Box<dyn PopulationEvaluator>,
     ) -> Result<Self, TrainError> {
-        let mut t = Trainer::new(ck.config.clone(), evaluator)?;
+        let mut t = Trainer::new(ck.config.clone(), task, evaluator)?;
         if ck.p.len() != t.p.len() {
             return Err(TrainError::Resume(format!(
                 "checkpoint has {} probabilities, the config's network needs {}",
@@ -82,10 +106,13 @@ impl Trainer {
                 t.p.len()
             )));
         }
-        if ck.obs_stats.mean.len() != t.obs_stats.mean.len() {
-            return Err(TrainError::Resume(
-                "observation statistics do not match the task".into(),
-            ));
+        let (saved, dim) = (ck.obs_stats.mean.len(), t.obs_stats.mean.len());
+        if saved != dim || ck.obs_stats.m2.len() != dim {
+            return Err(TrainError::Resume(format!(
+                "the checkpoint's observation normaliser has {saved} dimensions, but task \
+                 `{}` observes {dim}",
+                t.task.name()
+            )));
         }
         let st = &ck.optimizer;
         if st.m.len() != ck.p.len() || st.v.len() != ck.p.len() {
@@ -122,6 +149,23 @@ impl Trainer {
         }
     }
 
+    /// The run's task.
+    pub fn task(&self) -> &Arc<TaskSpec> {
+        &self.task
+    }
+
+    /// The policy of the current distribution: its mode genome with the normaliser of
+    /// every generation so far (what a checkpoint of this moment exports).
+    pub fn policy(&self) -> Result<Policy, TrainError> {
+        Ok(Policy::new(
+            &self.config,
+            &self.task,
+            &self.p,
+            &self.obs_stats,
+            self.generation,
+        )?)
+    }
+
     /// Backend description.
     pub fn backend(&self) -> String {
         self.evaluator.describe()
@@ -140,7 +184,7 @@ impl Trainer {
         if cfg.evaluation.eval_members == 0 {
             return Ok(None);
         }
-        let policy = Policy::new(cfg, &self.p, &self.obs_stats, self.generation)?;
+        let policy = Policy::new(cfg, &self.task, &self.p, &self.obs_stats, self.generation)?;
         let keys: Vec<EpisodeKey> = (0..cfg.evaluation.episodes_per_member as u32)
             .map(|episode| EpisodeKey {
                 seed: cfg.seed,
@@ -156,7 +200,7 @@ impl Trainer {
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let start = Instant::now();
         let cfg = &self.config;
-        let max_steps = cfg.episode_step_limit()?;
+        let max_steps = cfg.episode_step_limit(&self.task);
         let thresholds = distribution::thresholds(&self.p);
         let normalizer = Normalizer::from_stats(&self.obs_stats, cfg.evaluation.clip_obs);
         let req = GenerationRequest::new(

@@ -4,15 +4,17 @@ pub mod error;
 mod overrides;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::error::ConfigError;
 use self::overrides::apply_override;
+use crate::evaluation::Stepping;
 use crate::network::{NetworkConfig, Shape};
 use crate::optimizer::OptimizerConfig;
-use crate::tasks::registry::{self, TaskInfo};
-use crate::tasks::{available_tasks, TaskError};
+use crate::tasks::registry;
+use crate::tasks::{available_tasks, TaskError, TaskSpec};
 
 /// Which engine evaluates populations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub struct EvaluationConfig {
     pub max_episode_steps: usize,
     /// Normalised observations are clipped to `[-clip_obs, clip_obs]`.
     pub clip_obs: f64,
+    /// How the CPU backend steps tasks: `auto`, `per_member` or `lockstep` (the same
+    /// results either way; the GPU's host-task mode always runs in lockstep).
+    pub stepping: Stepping,
 }
 
 impl Default for EvaluationConfig {
@@ -65,6 +70,7 @@ impl Default for EvaluationConfig {
             episodes_per_member: 1,
             max_episode_steps: 0,
             clip_obs: 5.0,
+            stepping: Stepping::Auto,
         }
     }
 }
@@ -112,6 +118,9 @@ pub struct RunConfig {
     /// together (unset = run all generations, which stay the cap): runs of different
     /// rules then compare at equal environment steps.
     pub max_env_steps: Option<u64>,
+    /// Also write every generation's numeric metrics as TensorBoard scalars, into
+    /// `<run>/tensorboard/` (a new events file each time the run starts or resumes).
+    pub tensorboard: bool,
 }
 
 impl Default for RunConfig {
@@ -122,6 +131,7 @@ impl Default for RunConfig {
             checkpoint_every: 10,
             target_return: None,
             max_env_steps: None,
+            tensorboard: false,
         }
     }
 }
@@ -229,23 +239,29 @@ impl Config {
         })
     }
 
-    /// The registry row of the config's task.
-    pub fn task_info(&self) -> Result<&'static TaskInfo, TaskError> {
+    /// Resolves the config's task in the registry: a run does this once and passes
+    /// the spec to everything that needs the task.
+    pub fn resolve_task(&self) -> Result<Arc<TaskSpec>, TaskError> {
         registry::find(&self.task)
     }
 
     /// The episode step cap: `evaluation.max_episode_steps`, or the task's own limit when 0.
-    pub fn episode_step_limit(&self) -> Result<usize, TaskError> {
-        Ok(match self.evaluation.max_episode_steps {
-            0 => self.task_info()?.max_episode_steps,
+    pub fn episode_step_limit(&self, task: &TaskSpec) -> usize {
+        match self.evaluation.max_episode_steps {
+            0 => task.max_episode_steps(),
             n => n,
-        })
+        }
     }
 
-    /// The network shape for the config's task.
+    /// The network shape for `task` (the config's resolved task).
+    pub fn shape_for(&self, task: &TaskSpec) -> Shape {
+        Shape::new(&self.network, task.obs_dim(), task.action().outputs())
+    }
+
+    /// The network shape for the config's task, resolving it (for callers that hold
+    /// no resolved task, such as tests and one-off tools).
     pub fn shape(&self) -> Result<Shape, TaskError> {
-        let t = self.task_info()?;
-        Ok(Shape::new(&self.network, t.obs_dim, t.action.outputs()))
+        Ok(self.shape_for(&*self.resolve_task()?))
     }
 
     /// The fully resolved config as TOML (written to `config.toml` of a run).
@@ -256,9 +272,9 @@ impl Config {
     /// Checks every value; errors name the key and the allowed range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let tasks = available_tasks();
-        if !tasks.contains(&self.task.as_str()) {
+        if !tasks.contains(&self.task) {
             let mut allowed = format!("one of {}", tasks.join(", "));
-            if registry::lookup(&self.task).is_ok_and(|t| t.mujoco) {
+            if registry::lookup(&self.task).is_ok_and(|t| t.mujoco()) {
                 allowed += " (MuJoCo tasks need satr built with `--features mujoco`, see README)";
             }
             return Err(ConfigError::range(
@@ -372,6 +388,8 @@ mod tests {
         assert!(e.to_string().contains("cartpole"), "{e}");
         let e = Config::from_toml_with_overrides("[evaluation]\nclip_obs = -1.0", &[]).unwrap_err();
         assert!(e.to_string().contains("evaluation.clip_obs"), "{e}");
+        let e = Config::from_toml_with_overrides("[run]\ntensorboard = \"yes\"", &[]).unwrap_err();
+        assert!(e.to_string().contains("tensorboard"), "{e}");
         let e = Config::from_toml_with_overrides("bogus = 1", &[]).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
     }

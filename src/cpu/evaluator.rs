@@ -2,7 +2,8 @@
 //! episodes out of L1 with its packed network (no shader twin: the host loop that the
 //! GPU evaluator's host-task mode and `episodes.wgsl` also follow, through the shared
 //! episode state machine [`MemberEpisodes`]). Nothing a member computes depends on the
-//! thread it runs on.
+//! thread it runs on. For batched tasks it runs in lockstep instead ([`Lockstep`]):
+//! every member's network steps in parallel, then one task call steps them all.
 
 use rayon::prelude::*;
 
@@ -10,9 +11,15 @@ use super::{fast_path_available, net_step, sample_genomes, NetState, PackedNet, 
 use crate::distribution::Reductions;
 use crate::distribution::{self, words_for};
 use crate::evaluation::{
-    EngineError, GenerationRequest, MemberEpisodes, MemberOutcome, PopulationEvaluator, TaskFactory,
+    EngineError, GenerationRequest, Lockstep, LockstepNet, MemberEpisodes, MemberOutcome,
+    PopulationEvaluator, Stepping, TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
+use crate::tasks::TaskSpec;
+
+/// Members per lockstep chunk: their packed nets and states (tens of KB each at N
+/// 256) stay in memory together, and the batched task holds this many slots.
+pub const LOCKSTEP_CHUNK: usize = 1024;
 
 /// Per-thread scratch for running members: the packed weights, the state, the episodes.
 struct Worker {
@@ -48,11 +55,61 @@ fn run_member(
     Ok(m.outcome(req.episodes_per_member))
 }
 
+/// The networks of one lockstep chunk, stepped in parallel on rayon's pool.
+struct ChunkNets<'a> {
+    nets: &'a mut [(PackedNet, NetState)],
+    constants: &'a Constants,
+    seed: u64,
+    generation: u32,
+    offset: usize,
+    obs_dim: usize,
+    act_dim: usize,
+}
+
+impl LockstepNet for ChunkNets<'_> {
+    fn begin_episode(&mut self, episode: u32) -> Result<(), EngineError> {
+        let (c, seed, generation, offset) =
+            (self.constants, self.seed, self.generation, self.offset);
+        self.nets
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, (_, state))| {
+                state.reset(c, seed, generation, (offset + i) as u32, episode)
+            });
+        Ok(())
+    }
+
+    fn step(&mut self, x: &[f32], active: &[bool], out: &mut [f32]) -> Result<(), EngineError> {
+        let c = self.constants;
+        self.nets
+            .par_iter_mut()
+            .zip(x.par_chunks(self.obs_dim))
+            .zip(out.par_chunks_mut(self.act_dim))
+            .zip(active.par_iter())
+            .for_each(|(((net, x), out), &on)| {
+                if on {
+                    net_step(&net.0, c, x, &mut net.1, out);
+                }
+            });
+        Ok(())
+    }
+}
+
+/// Where a CPU evaluator's tasks come from.
+enum Tasks {
+    /// One instance per worker thread, members run start to end.
+    PerMember(TaskFactory),
+    /// A batched task, members in lockstep.
+    Lockstep(Box<TaskSpec>),
+}
+
 /// The CPU backend: members in parallel on rayon's pool, each episode out of L1.
 pub struct CpuEvaluator {
     shape: Shape,
     constants: Constants,
-    factory: TaskFactory,
+    tasks: Tasks,
+    /// The lockstep driver and its chunk's networks, built on first use.
+    lockstep: Option<(Lockstep, Vec<(PackedNet, NetState)>)>,
     /// Train genomes of the last evaluated generation (member-major), for the reductions.
     genomes: Vec<u64>,
     genomes_of: Option<(u64, u32)>,
@@ -60,19 +117,51 @@ pub struct CpuEvaluator {
 }
 
 impl CpuEvaluator {
-    /// A CPU evaluator for a network config and a task.
+    /// A CPU evaluator for a network config and a task, member by member.
     pub fn new(cfg: &NetworkConfig, factory: TaskFactory) -> Self {
         let task = factory();
         let space = task.action_space();
         let shape = Shape::new(cfg, task.obs_dim(), space.outputs());
+        Self::with_tasks(cfg, shape, Tasks::PerMember(factory))
+    }
+
+    /// A CPU evaluator for a resolved task, stepping it as `stepping` asks (`Auto`:
+    /// lockstep for a task with its own batched constructor or no per-member one).
+    pub fn for_task(
+        cfg: &NetworkConfig,
+        task: &TaskSpec,
+        stepping: Stepping,
+    ) -> Result<Self, EngineError> {
+        let shape = Shape::new(cfg, task.obs_dim(), task.action().outputs());
+        let lockstep = match stepping {
+            Stepping::Auto => task.native_vector() || !task.per_member(),
+            Stepping::PerMember => false,
+            Stepping::Lockstep => true,
+        };
+        let tasks = if lockstep {
+            task.check()?;
+            Tasks::Lockstep(Box::new(task.clone()))
+        } else {
+            Tasks::PerMember(task.factory()?)
+        };
+        Ok(Self::with_tasks(cfg, shape, tasks))
+    }
+
+    fn with_tasks(cfg: &NetworkConfig, shape: Shape, tasks: Tasks) -> Self {
         CpuEvaluator {
             shape,
             constants: Constants::new(cfg, &shape),
-            factory,
+            tasks,
+            lockstep: None,
             genomes: Vec::new(),
             genomes_of: None,
             propagation: Propagation::Auto,
         }
+    }
+
+    /// Whether members step in lockstep.
+    pub fn lockstep(&self) -> bool {
+        matches!(self.tasks, Tasks::Lockstep(_))
     }
 
     /// The same evaluator propagating spikes one way (results are identical; `satr
@@ -105,30 +194,31 @@ impl CpuEvaluator {
         );
         self.genomes_of = (train.len() == req.population).then_some((req.seed, req.generation));
     }
+}
 
-    fn worker(&self) -> Worker {
-        let s = self.shape;
-        Worker {
-            net: PackedNet::new(s).with_propagation(self.propagation),
-            state: NetState::new(&s),
-            episodes: MemberEpisodes::new((self.factory)()),
-            genome: vec![0; words_for(s.layout().len())],
-            x: vec![0.0; s.obs_dim],
-            out: vec![0.0; s.act_dim],
-        }
+/// A worker thread's scratch for members of `s`.
+fn worker(s: Shape, propagation: Propagation, factory: &TaskFactory) -> Worker {
+    Worker {
+        net: PackedNet::new(s).with_propagation(propagation),
+        state: NetState::new(&s),
+        episodes: MemberEpisodes::new(factory()),
+        genome: vec![0; words_for(s.layout().len())],
+        x: vec![0.0; s.obs_dim],
+        out: vec![0.0; s.act_dim],
     }
 }
 
 impl PopulationEvaluator for CpuEvaluator {
     fn describe(&self) -> String {
         format!(
-            "cpu ({} threads, {})",
+            "cpu ({} threads, {}{})",
             rayon::current_num_threads(),
             if fast_path_available() {
                 "popcnt+avx2"
             } else {
                 "portable"
-            }
+            },
+            if self.lockstep() { ", lockstep" } else { "" }
         )
     }
 
@@ -143,34 +233,77 @@ impl PopulationEvaluator for CpuEvaluator {
     ) -> Result<Vec<MemberOutcome>, EngineError> {
         let dim = self.shape.layout().len();
         let words = words_for(dim);
-        assert_eq!(req.thresholds.len(), dim, "thresholds length");
         let total = req.population + req.eval_members;
-        assert!(
-            members.end <= total,
-            "members {members:?} outside 0..{total}"
-        );
+        if req.thresholds.len() != dim || members.end > total || members.start > members.end {
+            return Err(EngineError::BadRequest(format!(
+                "members {members:?} of 0..{total} with {} thresholds for a genome of {dim}",
+                req.thresholds.len()
+            )));
+        }
         // Train genomes of this range, cached for the reductions when the range is whole.
         let train = members.start.min(req.population)..members.end.min(req.population);
         self.sample_train(req, train.clone());
         let mode = distribution::mode_genome(req.p);
-        let (c, genomes) = (&self.constants, &self.genomes);
-        members
-            .into_par_iter()
-            .map_init(
-                || self.worker(),
-                |w, m| {
-                    if m < req.population {
-                        let k = m - train.start;
-                        w.genome
-                            .copy_from_slice(&genomes[k * words..(k + 1) * words]);
-                    } else {
-                        w.genome.copy_from_slice(&mode);
+        let genome_of = |m: usize| -> &[u64] {
+            if m < req.population {
+                let k = m - train.start;
+                &self.genomes[k * words..(k + 1) * words]
+            } else {
+                &mode
+            }
+        };
+        let c = &self.constants;
+        match &self.tasks {
+            Tasks::PerMember(factory) => members
+                .into_par_iter()
+                .map_init(
+                    || worker(self.shape, self.propagation, factory),
+                    |w, m| {
+                        w.genome.copy_from_slice(genome_of(m));
+                        w.net.load(&w.genome);
+                        run_member(w, c, req, m as u32)
+                    },
+                )
+                .collect(),
+            Tasks::Lockstep(spec) => {
+                let s = self.shape;
+                let chunk = LOCKSTEP_CHUNK.min(members.len()).max(1);
+                let (driver, nets) = match self.lockstep.take() {
+                    Some(l) if l.0.slots() >= chunk => l,
+                    _ => (Lockstep::new(spec.make_vector(chunk)?), Vec::new()),
+                };
+                let mut nets = nets;
+                let mut driver = driver;
+                let mut out = Vec::with_capacity(members.len());
+                let mut start = members.start;
+                while start < members.end {
+                    let n = chunk.min(members.end - start);
+                    while nets.len() < n {
+                        let net = PackedNet::new(s).with_propagation(self.propagation);
+                        nets.push((net, NetState::new(&s)));
                     }
-                    w.net.load(&w.genome);
-                    run_member(w, c, req, m as u32)
-                },
-            )
-            .collect()
+                    nets[..n]
+                        .par_iter_mut()
+                        .enumerate()
+                        .for_each(|(i, (net, _))| {
+                            net.load(genome_of(start + i));
+                        });
+                    let mut chunk_nets = ChunkNets {
+                        nets: &mut nets[..n],
+                        constants: c,
+                        seed: req.seed,
+                        generation: req.generation,
+                        offset: start,
+                        obs_dim: s.obs_dim,
+                        act_dim: s.act_dim,
+                    };
+                    out.extend(driver.run(req, start, n, &mut chunk_nets)?);
+                    start += n;
+                }
+                self.lockstep = Some((driver, nets));
+                Ok(out)
+            }
+        }
     }
 
     fn reductions(

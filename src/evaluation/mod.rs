@@ -2,18 +2,18 @@
 //! backends: a [`PopulationEvaluator`] turns `(p, seed, generation, task)` into the
 //! fitness of every member and the reductions `A`, `B` of SPEC 4.
 
-use std::sync::Arc;
-
 mod episode;
+mod lockstep;
 mod normalizer;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use self::episode::{action_from_output, MemberEpisodes};
+pub use self::episode::{action_from_output, EpisodeLedger, MemberEpisodes};
+pub use self::lockstep::{Lockstep, LockstepNet};
 pub use self::normalizer::{Normalizer, ObsStats};
 pub use crate::distribution::Reductions;
-use crate::tasks::{Task, TaskError};
+use crate::tasks::TaskError;
 
 /// Errors a backend can raise while evaluating a generation.
 #[derive(Debug, Error)]
@@ -23,13 +23,35 @@ pub enum EngineError {
     /// A population or network that cannot fit the device, naming the limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The network config is invalid (names the key and the allowed range).
+    #[error(transparent)]
+    Config(#[from] crate::config::error::ConfigError),
     /// A GPU failure (adapter, device, pipeline or mapping).
     #[error("GPU backend: {0}")]
     Gpu(String),
+    /// A request the evaluator cannot serve (members out of range, sizes that do not
+    /// match its network): a caller's mistake, not a backend failure.
+    #[error("bad evaluation request: {0}")]
+    BadRequest(String),
+}
+
+/// How a host evaluator steps members' tasks (the config key `evaluation.stepping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stepping {
+    /// Lockstep for tasks that bring their own batched constructor (or have no other),
+    /// member by member otherwise.
+    #[default]
+    Auto,
+    /// Each member's episodes run start to end on one thread, its task beside its
+    /// network in cache (the faster path for tasks stepped one member at a time).
+    PerMember,
+    /// All members of a chunk step together: every network, then one batched task call.
+    Lockstep,
 }
 
 /// Builds a fresh task instance (one per member being evaluated, so they run in parallel).
-pub type TaskFactory = Arc<dyn Fn() -> Box<dyn Task> + Send + Sync>;
+pub use crate::tasks::TaskFactory;
 
 /// Everything a backend needs to evaluate one generation.
 #[derive(Debug, Clone)]
@@ -139,8 +161,9 @@ impl GenerationFitness {
     }
 }
 
-/// A backend that evaluates populations. The training loop sees only this.
-pub trait PopulationEvaluator {
+/// A backend that evaluates populations. The training loop sees only this. `Send`, so
+/// a trainer can be held and driven from another thread (or another language).
+pub trait PopulationEvaluator: Send {
     /// Backend and device, for logs and metrics.
     fn describe(&self) -> String;
     /// The task's observation dimension (sizes the merged statistics).

@@ -8,8 +8,6 @@
 //! task in f32 WGSL. The network is still exact; the task and the normaliser are f32,
 //! so returns equal the CPU's only where the task's f32 and f64 trajectories agree.
 
-use rayon::prelude::*;
-
 use super::context::GpuContext;
 use super::episodes::EpisodeKernel;
 use super::memory_plan::{self, Workload};
@@ -20,10 +18,11 @@ use super::sample_genomes::GenomeSampler;
 use crate::distribution;
 use crate::distribution::Reductions;
 use crate::evaluation::{
-    EngineError, GenerationRequest, MemberEpisodes, MemberOutcome, PopulationEvaluator, TaskFactory,
+    EngineError, GenerationRequest, Lockstep, LockstepNet, MemberOutcome, PopulationEvaluator,
+    TaskFactory,
 };
 use crate::network::{Constants, NetworkConfig, Shape};
-use crate::tasks::TaskError;
+use crate::tasks::{TaskBatch, TaskSpec, VectorTask};
 
 /// Construction options of [`GpuEvaluator`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,18 +39,27 @@ pub struct GpuOptions {
     pub device_memory: Option<u64>,
 }
 
+/// Where host-task mode's tasks come from.
+enum HostTasks {
+    /// One single-member instance per slot (adapted by [`TaskBatch`]).
+    Factory(TaskFactory),
+    /// A resolved task, batched if it brings its own batched constructor.
+    Spec(Box<TaskSpec>),
+}
+
 /// The GPU backend (host-task mode). Per-member fitness equals the CPU evaluator's when
 /// the device computes the network exactly (see `tests/gpu_network.rs`).
 pub struct GpuEvaluator {
     ctx: GpuContext,
     shape: Shape,
-    factory: TaskFactory,
+    tasks: HostTasks,
     chunk: usize,
     net: GpuNetwork,
     sampler: GenomeSampler,
     reducer: Reducer,
-    /// The members' episodes on the host (host-task mode).
-    hosts: Vec<MemberEpisodes>,
+    /// The members' episodes on the host in lockstep (host-task mode), built on first
+    /// use with a chunk's slots.
+    hosts: Option<Lockstep>,
     plan: NetPlan,
     task_wgsl: Option<&'static str>,
     episodes: Option<EpisodeKernel>,
@@ -75,11 +83,38 @@ impl GpuEvaluator {
         factory: TaskFactory,
         opts: GpuOptions,
     ) -> Result<Self, EngineError> {
-        cfg.validate()
-            .map_err(|e| EngineError::Gpu(e.to_string()))?;
         let task = factory();
-        let space = task.action_space();
-        let shape = Shape::new(cfg, task.obs_dim(), space.outputs());
+        let shape = Shape::new(cfg, task.obs_dim(), task.action_space().outputs());
+        Self::build(ctx, cfg, shape, HostTasks::Factory(factory), opts)
+    }
+
+    /// A GPU evaluator for a resolved task: host-task mode steps it in lockstep
+    /// through its own batched constructor when it has one.
+    pub fn for_task(
+        ctx: &GpuContext,
+        cfg: &NetworkConfig,
+        task: &TaskSpec,
+        opts: GpuOptions,
+    ) -> Result<Self, EngineError> {
+        task.check()?;
+        let shape = Shape::new(cfg, task.obs_dim(), task.action().outputs());
+        Self::build(
+            ctx,
+            cfg,
+            shape,
+            HostTasks::Spec(Box::new(task.clone())),
+            opts,
+        )
+    }
+
+    fn build(
+        ctx: &GpuContext,
+        cfg: &NetworkConfig,
+        shape: Shape,
+        tasks: HostTasks,
+        opts: GpuOptions,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
         let opts = GpuOptions {
             net: NetOptions {
                 quirks: Some(opts.net.quirks.unwrap_or_else(|| ctx.quirks())),
@@ -117,35 +152,32 @@ impl GpuEvaluator {
             reducer: Reducer::new(ctx, dim, 1)?,
             ctx: ctx.clone(),
             shape,
-            factory,
+            tasks,
             chunk,
             net,
-            hosts: Vec::new(),
+            hosts: None,
             plan,
             task_wgsl: opts.task_wgsl,
             episodes: None,
         })
     }
 
-    /// Full-generation mode for a registered task with a WGSL port (its registry row
-    /// gives the WGSL and the f64 task that fixes the shape).
+    /// Full-generation mode for a task with a WGSL port (its spec gives the WGSL and
+    /// the f64 task that fixes the shape).
     pub fn full_generation(
         ctx: &GpuContext,
         cfg: &NetworkConfig,
-        task: &str,
+        task: &TaskSpec,
         opts: GpuOptions,
     ) -> Result<Self, EngineError> {
-        let info = crate::tasks::registry::find(task)?;
-        let wgsl = info
-            .wgsl
-            .ok_or_else(|| EngineError::Gpu(format!("no WGSL port of task `{task}`")))?;
-        let factory: TaskFactory =
-            std::sync::Arc::new(move || info.make().expect("the registry's tasks construct"));
+        let wgsl = task
+            .wgsl()
+            .ok_or_else(|| EngineError::Gpu(format!("no WGSL port of task `{}`", task.name())))?;
         let opts = GpuOptions {
             task_wgsl: Some(wgsl),
             ..opts
         };
-        Self::with_options(ctx, cfg, factory, opts)
+        Self::for_task(ctx, cfg, task, opts)
     }
 
     /// The network shape for the task.
@@ -169,22 +201,28 @@ impl GpuEvaluator {
                 GpuNetwork::new(&self.ctx, &self.shape, cfg_constants, members, &opts, false)?;
         }
         // Full-generation mode steps the tasks on the device: no host tasks needed.
-        while self.task_wgsl.is_none() && self.hosts.len() < members {
-            self.hosts.push(MemberEpisodes::new((self.factory)()));
+        let short = self.hosts.as_ref().is_none_or(|h| h.slots() < members);
+        if self.task_wgsl.is_none() && short {
+            let tasks = match &self.tasks {
+                HostTasks::Factory(f) => {
+                    Box::new(TaskBatch::new(members, &|| Ok(f()))?) as Box<dyn VectorTask>
+                }
+                HostTasks::Spec(spec) => spec.make_vector(members)?,
+            };
+            self.hosts = Some(Lockstep::new(tasks));
         }
         Ok(())
     }
 
     /// Runs the members `offset..offset + members` (global indices) to the end of all
-    /// their episodes; their results stay in `self.hosts[..members]`.
+    /// their episodes in lockstep: the device steps every live member's network, then
+    /// one batched task call steps their environments.
     fn run_chunk(
         &mut self,
         req: &GenerationRequest<'_>,
         offset: usize,
         members: usize,
-    ) -> Result<(), EngineError> {
-        let d = self.shape.obs_dim;
-        let a = self.shape.act_dim;
+    ) -> Result<Vec<MemberOutcome>, EngineError> {
         self.sampler.sample_into(
             self.net.genome_buffer(),
             req.seed,
@@ -194,47 +232,50 @@ impl GpuEvaluator {
             members,
         )?;
         self.net.unpack(members)?;
-        let hosts = &mut self.hosts[..members];
-        hosts.iter_mut().for_each(MemberEpisodes::begin_member);
-        let mut x = vec![0.0f32; members * d];
-        let mut active = vec![0u32; members];
-        for e in 0..req.episodes_per_member as u32 {
-            self.net
-                .reset(req.seed, req.generation, offset, members, e)?;
-            for (i, h) in hosts.iter_mut().enumerate() {
-                h.begin_episode(req.seed, req.generation, (offset + i) as u32, e);
-            }
-            for _ in 0..req.max_episode_steps {
-                let mut live = 0;
-                for (i, h) in hosts.iter_mut().enumerate() {
-                    active[i] = (!h.done()) as u32;
-                    if !h.done() {
-                        live += 1;
-                        h.observe(req.normalizer, &mut x[i * d..(i + 1) * d]);
-                    }
-                }
-                if live == 0 {
-                    break;
-                }
-                self.net.step(&x, Some(&active), members, false)?;
-                let out = self.net.read_outputs(members)?;
-                // Every live member steps; the first error (in member order) is reported.
-                let errors: Vec<Option<TaskError>> = hosts
-                    .par_iter_mut()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        if h.done() {
-                            return None;
-                        }
-                        h.act(&out[i * a..(i + 1) * a]).err()
-                    })
-                    .collect();
-                if let Some(err) = errors.into_iter().flatten().next() {
-                    return Err(err.into());
-                }
-            }
-            hosts.iter_mut().for_each(MemberEpisodes::end_episode);
+        let hosts = self
+            .hosts
+            .as_mut()
+            .expect("ensure_capacity built the host tasks");
+        let mut nets = DeviceNets {
+            net: &self.net,
+            seed: req.seed,
+            generation: req.generation,
+            offset,
+            members,
+            active: vec![0; members],
+        };
+        hosts.run(req, offset, members, &mut nets)
+    }
+}
+
+/// A chunk's networks on the device, as the lockstep driver steps them.
+struct DeviceNets<'a> {
+    net: &'a GpuNetwork,
+    seed: u64,
+    generation: u32,
+    offset: usize,
+    members: usize,
+    active: Vec<u32>,
+}
+
+impl LockstepNet for DeviceNets<'_> {
+    fn begin_episode(&mut self, episode: u32) -> Result<(), EngineError> {
+        self.net.reset(
+            self.seed,
+            self.generation,
+            self.offset,
+            self.members,
+            episode,
+        )
+    }
+
+    fn step(&mut self, x: &[f32], active: &[bool], out: &mut [f32]) -> Result<(), EngineError> {
+        for (a, &on) in self.active.iter_mut().zip(active) {
+            *a = on as u32;
         }
+        self.net.step(x, Some(&self.active), self.members, false)?;
+        let outputs = self.net.read_outputs(self.members)?;
+        out.copy_from_slice(&outputs[..out.len()]);
         Ok(())
     }
 }
@@ -380,12 +421,7 @@ impl GpuEvaluator {
                     obs_stats: r.stats,
                 }));
             } else {
-                self.run_chunk(req, offset, members)?;
-                out.extend(
-                    self.hosts[..members]
-                        .iter()
-                        .map(|h| h.outcome(req.episodes_per_member)),
-                );
+                out.extend(self.run_chunk(req, offset, members)?);
             }
             offset += members;
         }

@@ -56,7 +56,7 @@ use crate::evaluation::EngineError;
 /// The WGSL source of a task: its registry row's port (`None` for tasks without one,
 /// such as the MuJoCo tasks, and for unknown names).
 pub fn task_wgsl(name: &str) -> Option<&'static str> {
-    crate::tasks::registry::lookup(name).ok()?.wgsl
+    crate::tasks::registry::lookup(name).ok()?.wgsl()
 }
 
 /// The interface constants of a task, read from its shader.

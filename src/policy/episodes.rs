@@ -9,17 +9,10 @@ use crate::cpu::{net_step_observed, NetState};
 use crate::evaluation::{action_from_output, MemberEpisodes};
 use crate::tasks::{Action, TaskError};
 
-/// The random streams an episode draws from: member `member` of `generation` under
-/// `seed`, episode `episode` of that member (SPEC 3). `satr eval` runs member `m` of
+/// The random streams an episode draws from (SPEC 3). `satr eval` runs member `m` of
 /// the checkpoint's generation, episode 0; a training run's first eval member is
 /// member `P`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct EpisodeKey {
-    pub seed: u64,
-    pub generation: u32,
-    pub member: u32,
-    pub episode: u32,
-}
+pub use crate::tasks::EpisodeKey;
 
 /// One environment step as the policy saw it.
 #[derive(Debug)]

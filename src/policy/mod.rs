@@ -17,7 +17,8 @@ use crate::cpu::PackedNet;
 use crate::distribution::{self, bit};
 use crate::evaluation::{Normalizer, ObsStats};
 use crate::network::{Constants, NetworkConfig, Shape};
-use crate::tasks::{ActionSpace, Task, TaskError};
+use crate::tasks::{ActionSpace, Task, TaskError, TaskSpec};
+use std::sync::Arc;
 
 /// Why a policy could not be built or written.
 #[derive(Debug, Error)]
@@ -47,6 +48,8 @@ pub enum PolicyError {
 pub struct Policy {
     /// The task the policy was trained on.
     pub task: String,
+    /// Its spec, resolved once by whoever built the policy.
+    pub spec: Arc<TaskSpec>,
     pub network: NetworkConfig,
     pub shape: Shape,
     pub constants: Constants,
@@ -65,14 +68,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The mode genome of `p` under `cfg`, normalised with `obs_stats`.
+    /// The mode genome of `p` under `cfg` on `task` (the config's task, resolved),
+    /// normalised with `obs_stats`.
     pub fn new(
         cfg: &Config,
+        task: &Arc<TaskSpec>,
         p: &[f64],
         obs_stats: &ObsStats,
         generation: u32,
     ) -> Result<Self, PolicyError> {
-        let shape = cfg.shape()?;
+        let shape = cfg.shape_for(task);
         let expected = shape.layout().len();
         if p.len() != expected {
             return Err(PolicyError::Length {
@@ -86,9 +91,10 @@ impl Policy {
                 found: obs_stats.mean.len(),
             });
         }
-        let action = cfg.task_info()?.make()?.action_space();
+        let action = task.checked_instance()?.action_space();
         Ok(Policy {
-            task: cfg.task.clone(),
+            task: task.name().to_string(),
+            spec: task.clone(),
             network: cfg.network.clone(),
             shape,
             constants: Constants::new(&cfg.network, &shape),
@@ -103,14 +109,15 @@ impl Policy {
         })
     }
 
-    /// The policy of a checkpoint.
+    /// The policy of a checkpoint, on its task (resolved in the registry).
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Self, PolicyError> {
-        Policy::new(&ck.config, &ck.p, &ck.obs_stats, ck.generation)
+        let task = ck.config.resolve_task()?;
+        Policy::new(&ck.config, &task, &ck.p, &ck.obs_stats, ck.generation)
     }
 
     /// A fresh instance of the policy's task.
     pub fn make_task(&self) -> Result<Box<dyn Task>, TaskError> {
-        crate::tasks::registry::find(&self.task)?.make()
+        self.spec.make()
     }
 
     /// The packed layouts the CPU engine runs.

@@ -14,6 +14,11 @@ pub mod mujoco;
 pub mod pendulum;
 pub mod registry;
 pub mod replay;
+pub mod spec;
+pub mod vector;
+
+pub use self::spec::{ActionKind, TaskConstructor, TaskFactory, TaskSpec, VectorConstructor};
+pub use self::vector::{ActionBatch, EpisodeKey, TaskBatch, VectorStep, VectorTask};
 
 /// The action space of a task, in the task's own units.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,11 +64,35 @@ pub struct Step {
 pub enum TaskError {
     /// No task has this name.
     #[error(
-        "unknown task `{0}`; known tasks: {known}, and with the `mujoco` feature: {mj}",
-        known = TASK_NAMES.join(", "),
-        mj = MUJOCO_TASK_NAMES.join(", ")
+        "unknown task `{0}`; known tasks: {known}{mj}",
+        known = registry::available_names(),
+        mj = if cfg!(feature = "mujoco") {
+            String::new()
+        } else {
+            format!(", and with the `mujoco` feature: {}", MUJOCO_TASK_NAMES.join(", "))
+        }
     )]
     Unknown(String),
+    /// A task of this name is already registered.
+    #[error("a task named `{0}` is already registered; task names are unique")]
+    Duplicate(String),
+    /// A name a config could not refer to.
+    #[error("invalid task name {0:?}: it must be non-empty, without control characters or quotes")]
+    BadName(String),
+    /// A task's instances do not report what its spec says.
+    #[error("task `{task}`: its spec says {what} {spec}, but an instance reports {instance}")]
+    SpecMismatch {
+        task: String,
+        what: String,
+        spec: String,
+        instance: String,
+    },
+    /// A task that steps members in batches only was asked for one instance.
+    #[error("task `{0}` steps members in batches only; this needs a per-member instance")]
+    BatchedOnly(String),
+    /// A task's WGSL port does not compile or does not fit its spec.
+    #[error("task `{task}`: WGSL port: {reason}")]
+    Wgsl { task: String, reason: String },
     /// A MuJoCo task was asked of a build without the `mujoco` feature.
     #[error(
         "task `{0}` runs on MuJoCo: build satr with `--features mujoco` after \
@@ -94,14 +123,17 @@ pub const TASK_NAMES: &[&str] = &registry::CLASSIC_NAMES;
 /// The MuJoCo locomotion tasks (Gymnasium v5), available with the `mujoco` feature.
 pub const MUJOCO_TASK_NAMES: &[&str] = &registry::MUJOCO_NAMES;
 
-/// Every task this build can run, in registry order.
-pub fn available_tasks() -> Vec<&'static str> {
-    registry::available().map(|t| t.name).collect()
+/// Every task this build can run, in registry order (built-ins, then registered ones).
+pub fn available_tasks() -> Vec<String> {
+    registry::available()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect()
 }
 
 /// A control task: a deterministic simulator whose randomness (resets) comes from the caller.
 pub trait Task: Send {
-    /// The registered name (one of [`TASK_NAMES`]).
+    /// The task's name (its [`TaskSpec`]'s).
     fn name(&self) -> &'static str;
     /// Length of the observation vector.
     fn obs_dim(&self) -> usize;

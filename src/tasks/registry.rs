@@ -1,59 +1,14 @@
-//! The task registry: one table row per task (name, Gymnasium id, spaces, step limit,
-//! constructor, optional WGSL port). Config validation, `satr info`, replay, the
-//! evaluators and the GPU's full-generation mode all read it, so adding a task is one
-//! row here plus its files.
+//! The task registry: every task a process can run, by name. The built-in tasks
+//! populate it (one [`TaskSpec`] each, in [`builtins`]); a library user adds their
+//! own with [`crate::register_task`]. Config validation, `satr info`, replay, the
+//! evaluators and the GPU's full-generation mode all read it, and a run looks its task
+//! up once and passes the spec on, so adding a built-in task is its file plus one
+//! entry in [`builtins`].
 
+use std::sync::{Arc, OnceLock, RwLock};
+
+pub use super::spec::{ActionKind, TaskSpec};
 use super::{acrobot, cartpole, mountain_car, pendulum, Task, TaskError};
-
-/// How a task's actions come out of the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
-    /// `n` discrete actions, one output each (argmax).
-    Discrete(usize),
-    /// A box of this many dimensions, one output each.
-    Continuous(usize),
-}
-
-impl ActionKind {
-    /// Network outputs.
-    pub fn outputs(self) -> usize {
-        match self {
-            ActionKind::Discrete(n) | ActionKind::Continuous(n) => n,
-        }
-    }
-}
-
-/// One registered task.
-#[derive(Debug, Clone, Copy)]
-pub struct TaskInfo {
-    /// The name configs and the command line use.
-    pub name: &'static str,
-    /// The Gymnasium environment it reproduces.
-    pub gymnasium: &'static str,
-    /// Observation length.
-    pub obs_dim: usize,
-    /// Action space shape.
-    pub action: ActionKind,
-    /// Gymnasium's TimeLimit.
-    pub max_episode_steps: usize,
-    /// Runs on MuJoCo (needs the `mujoco` feature).
-    pub mujoco: bool,
-    /// The f32 WGSL port (`shaders/task_<name>.wgsl`) for full-generation GPU mode.
-    pub wgsl: Option<&'static str>,
-    make: fn() -> Result<Box<dyn Task>, TaskError>,
-}
-
-impl TaskInfo {
-    /// A fresh instance.
-    pub fn make(&self) -> Result<Box<dyn Task>, TaskError> {
-        (self.make)()
-    }
-
-    /// Whether this build can run it.
-    pub fn available(&self) -> bool {
-        !self.mujoco || cfg!(feature = "mujoco")
-    }
-}
 
 fn classic<T: Task + 'static>(t: T) -> Result<Box<dyn Task>, TaskError> {
     Ok(Box::new(t))
@@ -79,154 +34,112 @@ const CARTPOLE_POS_WGSL: &str = concat!(
     include_str!("../../shaders/cartpole_dynamics.wgsl")
 );
 
-/// Every task, built-in control tasks first.
-pub const TASKS: &[TaskInfo] = &[
-    TaskInfo {
-        name: "cartpole",
-        gymnasium: "CartPole-v1",
-        obs_dim: 4,
-        action: ActionKind::Discrete(2),
-        max_episode_steps: 500,
-        mujoco: false,
-        wgsl: Some(CARTPOLE_WGSL),
-        make: || classic(cartpole::CartPole::new(false)),
-    },
-    TaskInfo {
-        name: "cartpole-pos",
-        gymnasium: "CartPole-v1 (x and theta observed)",
-        obs_dim: 2,
-        action: ActionKind::Discrete(2),
-        max_episode_steps: 500,
-        mujoco: false,
-        wgsl: Some(CARTPOLE_POS_WGSL),
-        make: || classic(cartpole::CartPole::new(true)),
-    },
-    TaskInfo {
-        name: "acrobot",
-        gymnasium: "Acrobot-v1",
-        obs_dim: 6,
-        action: ActionKind::Discrete(3),
-        max_episode_steps: 500,
-        mujoco: false,
-        wgsl: Some(include_str!("../../shaders/task_acrobot.wgsl")),
-        make: || classic(acrobot::Acrobot::new()),
-    },
-    TaskInfo {
-        name: "pendulum",
-        gymnasium: "Pendulum-v1",
-        obs_dim: 3,
-        action: ActionKind::Continuous(1),
-        max_episode_steps: 200,
-        mujoco: false,
-        wgsl: Some(include_str!("../../shaders/task_pendulum.wgsl")),
-        make: || classic(pendulum::Pendulum::new()),
-    },
-    TaskInfo {
-        name: "mountaincar-continuous",
-        gymnasium: "MountainCarContinuous-v0",
-        obs_dim: 2,
-        action: ActionKind::Continuous(1),
-        max_episode_steps: 999,
-        mujoco: false,
-        wgsl: Some(include_str!(
+/// A MuJoCo locomotion task's spec.
+fn mujoco_task(name: &'static str, gymnasium: &str, obs_dim: usize, act_dim: usize) -> TaskSpec {
+    TaskSpec::new(
+        name,
+        obs_dim,
+        ActionKind::Continuous(act_dim),
+        1000,
+        move || locomotion(name),
+    )
+    .with_description(gymnasium)
+    .on_mujoco()
+}
+
+/// The built-in tasks, control tasks first: the registry starts with these.
+pub fn builtins() -> Vec<TaskSpec> {
+    vec![
+        TaskSpec::new("cartpole", 4, ActionKind::Discrete(2), 500, || {
+            classic(cartpole::CartPole::new(false))
+        })
+        .with_description("CartPole-v1")
+        .with_wgsl(CARTPOLE_WGSL),
+        TaskSpec::new("cartpole-pos", 2, ActionKind::Discrete(2), 500, || {
+            classic(cartpole::CartPole::new(true))
+        })
+        .with_description("CartPole-v1 (x and theta observed)")
+        .with_wgsl(CARTPOLE_POS_WGSL),
+        TaskSpec::new("acrobot", 6, ActionKind::Discrete(3), 500, || {
+            classic(acrobot::Acrobot::new())
+        })
+        .with_description("Acrobot-v1")
+        .with_wgsl(include_str!("../../shaders/task_acrobot.wgsl")),
+        TaskSpec::new("pendulum", 3, ActionKind::Continuous(1), 200, || {
+            classic(pendulum::Pendulum::new())
+        })
+        .with_description("Pendulum-v1")
+        .with_wgsl(include_str!("../../shaders/task_pendulum.wgsl")),
+        TaskSpec::new(
+            "mountaincar-continuous",
+            2,
+            ActionKind::Continuous(1),
+            999,
+            || classic(mountain_car::MountainCarContinuous::new()),
+        )
+        .with_description("MountainCarContinuous-v0")
+        .with_wgsl(include_str!(
             "../../shaders/task_mountaincar_continuous.wgsl"
         )),
-        make: || classic(mountain_car::MountainCarContinuous::new()),
-    },
-    TaskInfo {
-        name: "hopper",
-        gymnasium: "Hopper-v5",
-        obs_dim: 11,
-        action: ActionKind::Continuous(3),
-        max_episode_steps: 1000,
-        mujoco: true,
-        wgsl: None,
-        make: || locomotion("hopper"),
-    },
-    TaskInfo {
-        name: "walker2d",
-        gymnasium: "Walker2d-v5",
-        obs_dim: 17,
-        action: ActionKind::Continuous(6),
-        max_episode_steps: 1000,
-        mujoco: true,
-        wgsl: None,
-        make: || locomotion("walker2d"),
-    },
-    TaskInfo {
-        name: "halfcheetah",
-        gymnasium: "HalfCheetah-v5",
-        obs_dim: 17,
-        action: ActionKind::Continuous(6),
-        max_episode_steps: 1000,
-        mujoco: true,
-        wgsl: None,
-        make: || locomotion("halfcheetah"),
-    },
-    TaskInfo {
-        name: "ant",
-        gymnasium: "Ant-v5",
-        obs_dim: 105,
-        action: ActionKind::Continuous(8),
-        max_episode_steps: 1000,
-        mujoco: true,
-        wgsl: None,
-        make: || locomotion("ant"),
-    },
-    TaskInfo {
-        name: "humanoid",
-        gymnasium: "Humanoid-v5",
-        obs_dim: 348,
-        action: ActionKind::Continuous(17),
-        max_episode_steps: 1000,
-        mujoco: true,
-        wgsl: None,
-        make: || locomotion("humanoid"),
-    },
+        mujoco_task("hopper", "Hopper-v5", 11, 3),
+        mujoco_task("walker2d", "Walker2d-v5", 17, 6),
+        mujoco_task("halfcheetah", "HalfCheetah-v5", 17, 6),
+        mujoco_task("ant", "Ant-v5", 105, 8),
+        mujoco_task("humanoid", "Humanoid-v5", 348, 17),
+    ]
+}
+
+/// The built-in control tasks' names (the built-ins that need no MuJoCo), in order.
+pub const CLASSIC_NAMES: [&str; 5] = [
+    "cartpole",
+    "cartpole-pos",
+    "acrobot",
+    "pendulum",
+    "mountaincar-continuous",
 ];
+/// The MuJoCo tasks' names, in order.
+pub const MUJOCO_NAMES: [&str; 5] = ["hopper", "walker2d", "halfcheetah", "ant", "humanoid"];
 
-/// How many rows have `mujoco` set to the given value.
-const fn count(mujoco: bool) -> usize {
-    let (mut i, mut n) = (0, 0);
-    while i < TASKS.len() {
-        if TASKS[i].mujoco == mujoco {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
+/// The process's registry: the built-ins, then every registered task in order.
+fn table() -> &'static RwLock<Vec<Arc<TaskSpec>>> {
+    static TABLE: OnceLock<RwLock<Vec<Arc<TaskSpec>>>> = OnceLock::new();
+    TABLE.get_or_init(|| RwLock::new(builtins().into_iter().map(Arc::new).collect()))
 }
 
-/// The names of the rows with `mujoco` set to the given value, in table order.
-const fn names<const N: usize>(mujoco: bool) -> [&'static str; N] {
-    let mut out = [""; N];
-    let (mut i, mut k) = (0, 0);
-    while i < TASKS.len() {
-        if TASKS[i].mujoco == mujoco {
-            out[k] = TASKS[i].name;
-            k += 1;
-        }
-        i += 1;
-    }
-    out
+fn read() -> std::sync::RwLockReadGuard<'static, Vec<Arc<TaskSpec>>> {
+    // A panic while holding the lock cannot leave the table half-written (pushes are
+    // atomic with respect to readers), so a poisoned lock is still a valid table.
+    table().read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The built-in control tasks' names (derived from the table at compile time).
-pub const CLASSIC_NAMES: [&str; count(false)] = names::<{ count(false) }>(false);
-/// The MuJoCo tasks' names (derived from the table at compile time).
-pub const MUJOCO_NAMES: [&str; count(true)] = names::<{ count(true) }>(true);
+/// Adds a task (WGSL already validated by the caller, [`crate::register_task`]).
+/// Names are unique: registering a name twice is an error, so a config always means
+/// the same task within a process.
+pub(crate) fn insert(spec: TaskSpec) -> Result<Arc<TaskSpec>, TaskError> {
+    let mut table = table().write().unwrap_or_else(|e| e.into_inner());
+    if spec.name().is_empty() || spec.name().chars().any(|c| c.is_control() || c == '"') {
+        return Err(TaskError::BadName(spec.name().to_string()));
+    }
+    if table.iter().any(|t| t.name() == spec.name()) {
+        return Err(TaskError::Duplicate(spec.name().to_string()));
+    }
+    let spec = Arc::new(spec);
+    table.push(spec.clone());
+    Ok(spec)
+}
 
 /// The registered task `name`, whether or not this build can run it.
-pub fn lookup(name: &str) -> Result<&'static TaskInfo, TaskError> {
-    TASKS
+pub fn lookup(name: &str) -> Result<Arc<TaskSpec>, TaskError> {
+    read()
         .iter()
-        .find(|t| t.name == name)
+        .find(|t| t.name() == name)
+        .cloned()
         .ok_or_else(|| TaskError::Unknown(name.to_string()))
 }
 
 /// The task `name` if this build can run it (a MuJoCo task without the feature says
 /// how to get it).
-pub fn find(name: &str) -> Result<&'static TaskInfo, TaskError> {
+pub fn find(name: &str) -> Result<Arc<TaskSpec>, TaskError> {
     let t = lookup(name)?;
     if !t.available() {
         return Err(TaskError::NeedsMuJoCo(name.to_string()));
@@ -234,19 +147,28 @@ pub fn find(name: &str) -> Result<&'static TaskInfo, TaskError> {
     Ok(t)
 }
 
-/// The tasks this build can run, in table order.
-pub fn available() -> impl Iterator<Item = &'static TaskInfo> {
-    TASKS.iter().filter(|t| t.available())
+/// The tasks this build can run, in registry order.
+pub fn available() -> Vec<Arc<TaskSpec>> {
+    read().iter().filter(|t| t.available()).cloned().collect()
+}
+
+/// The names of the tasks this build can run, comma-separated (for error messages).
+pub fn available_names() -> String {
+    available()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tasks::{ActionSpace, MUJOCO_TASK_NAMES, TASK_NAMES};
+    use crate::tasks::{MUJOCO_TASK_NAMES, TASK_NAMES};
 
     #[test]
     fn the_name_lists_are_the_table() {
-        let names: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
+        let names: Vec<String> = builtins().iter().map(|t| t.name().to_string()).collect();
         assert_eq!([TASK_NAMES, MUJOCO_TASK_NAMES].concat(), names);
         assert!(!TASK_NAMES.is_empty() && !MUJOCO_TASK_NAMES.is_empty());
     }
@@ -256,21 +178,9 @@ mod tests {
     #[test]
     fn metadata_matches_the_constructed_tasks() {
         for info in available() {
-            let t = info.make().unwrap();
-            assert_eq!(t.name(), info.name);
-            assert_eq!(t.obs_dim(), info.obs_dim, "{}", info.name);
-            assert_eq!(
-                t.max_episode_steps(),
-                info.max_episode_steps,
-                "{}",
-                info.name
-            );
-            let kind = match t.action_space() {
-                ActionSpace::Discrete(n) => ActionKind::Discrete(n),
-                ActionSpace::Continuous { low, .. } => ActionKind::Continuous(low.len()),
-            };
-            assert_eq!(kind, info.action, "{}", info.name);
-            assert_eq!(info.wgsl.is_some(), !info.mujoco, "{}", info.name);
+            let t = info.checked_instance().unwrap();
+            assert_eq!(t.name(), info.name());
+            assert_eq!(info.wgsl().is_some(), !info.mujoco(), "{}", info.name());
         }
     }
 
@@ -281,5 +191,49 @@ mod tests {
             assert!(matches!(find("hopper"), Err(TaskError::NeedsMuJoCo(_))));
             assert!(lookup("hopper").is_ok());
         }
+    }
+
+    /// A duplicate name, an empty name and a spec whose instances report other sizes
+    /// are refused, naming the task.
+    #[test]
+    fn registration_refuses_duplicates_bad_names_and_mismatched_specs() {
+        let cartpole = || classic(cartpole::CartPole::new(false));
+        let e = insert(TaskSpec::new(
+            "cartpole",
+            4,
+            ActionKind::Discrete(2),
+            500,
+            cartpole,
+        ))
+        .unwrap_err();
+        assert_eq!(e, TaskError::Duplicate("cartpole".into()));
+        assert!(e.to_string().contains("cartpole"), "{e}");
+        let e = insert(TaskSpec::new("", 4, ActionKind::Discrete(2), 500, cartpole)).unwrap_err();
+        assert!(matches!(e, TaskError::BadName(_)), "{e}");
+        let wrong = TaskSpec::new(
+            "registry-test-wrong",
+            5,
+            ActionKind::Discrete(2),
+            500,
+            cartpole,
+        );
+        let e = wrong.checked_instance().err().unwrap();
+        assert!(
+            e.to_string().contains("registry-test-wrong") && e.to_string().contains("obs_dim"),
+            "{e}"
+        );
+        let spec = insert(TaskSpec::new(
+            "registry-test-ok",
+            4,
+            ActionKind::Discrete(2),
+            500,
+            cartpole,
+        ))
+        .unwrap();
+        assert_eq!(find("registry-test-ok").unwrap().name(), spec.name());
+        assert!(available().iter().any(|t| t.name() == "registry-test-ok"));
+        assert!(TaskError::Unknown("zzz".into())
+            .to_string()
+            .contains("registry-test-ok"));
     }
 }

@@ -12,6 +12,7 @@ use crate::app::error::TrainError;
 use crate::app::observer::GenerationObserver;
 use crate::app::run::{self, RunOptions};
 use crate::app::run_dir::RunDir;
+use crate::app::tensorboard;
 use crate::app::trainer::Trainer;
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
@@ -93,22 +94,28 @@ pub(super) fn run_job(
     // directory gets a failed run naming this one).
     let (mut trainer, dir, _lock) = match job.start {
         Start::New => {
-            let ev = engines.evaluator(&job.cfg)?;
+            let task = job.cfg.resolve_task()?;
+            let ev = engines.evaluator(&job.cfg, &task)?;
             let (dir, lock) = RunDir::create(&job.cfg)?;
-            (Trainer::new(job.cfg.clone(), ev)?, dir, Some(lock))
+            (Trainer::new(job.cfg.clone(), task, ev)?, dir, Some(lock))
         }
         Start::Resume => {
             let grow = [format!("generations={}", job.cfg.generations)];
-            run::resume(&job.dir.path, &grow, |c| engines.evaluator(c), true)?
+            run::resume(&job.dir.path, &grow, |c, t| engines.evaluator(c, t), true)?
         }
     };
     let mut observers: Vec<Box<dyn GenerationObserver>> = vec![Box::new(dir.metrics().appender()?)];
+    observers.extend(tensorboard::observer(
+        &trainer.config,
+        &dir.path,
+        trainer.generation,
+    )?);
     let opts = RunOptions {
         stop: stop.clone(),
         secondary: false,
         stop_vote: None,
     };
-    Ok(run::run(&mut trainer, &dir, &opts, &mut observers)?.interrupted)
+    Ok(run::run(&mut trainer, Some(&dir), &opts, &mut observers)?.interrupted)
 }
 
 /// Every (cell, seed) sorted out before anything runs.

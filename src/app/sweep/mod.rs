@@ -14,8 +14,8 @@ pub mod spec;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 
 use thiserror::Error;
 
@@ -25,7 +25,6 @@ use self::summary::{CellSummary, RunRecord, RunStatus, Summary};
 use super::engines::Engines;
 use super::error::TrainError;
 use super::metrics::Metrics;
-use super::process;
 use super::run_dir::RunDir;
 
 /// What can stop a sweep as a whole (a single run's error is recorded instead).
@@ -62,6 +61,9 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     /// A progress bar (only on a terminal).
     pub progress: bool,
+    /// The caller's stop request: once set, every active run checkpoints after its
+    /// generation and no new run starts (the command line sets it on SIGINT/SIGTERM).
+    pub stop: Arc<AtomicBool>,
 }
 
 /// How a sweep ended.
@@ -138,7 +140,7 @@ pub fn sweep(engines: &Engines<'_>, args: SweepArgs) -> Result<SweepOutcome, Swe
         path: dir.clone(),
         error,
     })?;
-    let stop = process::stop_flag()?;
+    let stop = args.stop.clone();
     let cells = spec.cells();
     let mut names = std::collections::BTreeSet::new();
     if let Some(c) = cells.iter().find(|c| !names.insert(c.dir_name())) {

@@ -1,9 +1,11 @@
-//! The `satr plot` command line (a module of the binary, as `cli_sweep.rs` is).
+//! `satr plot`.
 
 use std::path::PathBuf;
 
+use anyhow::Result;
 use clap::ValueEnum;
-use satr::app::plot::{Band, PlotArgs, XAxis};
+
+use crate::app::plot::{self, Band, PlotArgs, XAxis};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum XArg {
@@ -78,5 +80,11 @@ impl PlotCli {
             svg: self.svg,
             size: (self.width.unwrap_or(w), self.height.unwrap_or(h)),
         }
+    }
+
+    /// Draws and prints where the files went.
+    pub fn run(self) -> Result<()> {
+        println!("{}", plot::plot(&self.args())?);
+        Ok(())
     }
 }

@@ -1,9 +1,14 @@
-//! The `satr sweep` command line (a module of the binary, beside `main.rs`, so that
-//! clap stays out of the library and `main.rs` stays short).
+//! `satr sweep`.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
-use satr::app::sweep::{spec::parse_seeds, SweepArgs, SweepError};
+use anyhow::Result;
+
+use super::signal;
+use crate::app::sweep::{self, spec::parse_seeds, SweepArgs, SweepError};
+use crate::app::Engines;
 
 /// Run a grid of configs x seeds, each an ordinary run directory, and summarise it per
 /// cell; re-running the same command skips finished runs and resumes the others.
@@ -35,8 +40,8 @@ pub struct SweepCli {
 }
 
 impl SweepCli {
-    /// The library's arguments.
-    pub fn args(self) -> Result<SweepArgs, SweepError> {
+    /// The library's arguments, stopped by `stop`.
+    pub fn args(self, stop: Arc<AtomicBool>) -> Result<SweepArgs, SweepError> {
         Ok(SweepArgs {
             file: self.file,
             base: self.base,
@@ -46,6 +51,14 @@ impl SweepCli {
             jobs: self.jobs,
             out: self.out,
             progress: !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            stop,
         })
+    }
+
+    /// Runs the sweep, stopped by SIGINT/SIGTERM, and prints its outcome.
+    pub fn run(self, engines: &Engines<'_>) -> Result<()> {
+        let args = self.args(signal::stop_flag()?)?;
+        println!("{}", sweep::sweep(engines, args)?);
+        Ok(())
     }
 }
