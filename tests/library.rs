@@ -174,7 +174,46 @@ fn a_resume_with_a_normaliser_of_another_size_is_refused() {
         .unwrap()
         .to_string();
     assert!(
-        e.contains("3 dimensions") && e.contains("observes 4"),
+        e.contains("normaliser has 3 values") && e.contains("observes 4"),
         "{e}"
     );
+}
+
+/// A lost device is a typed error from the evaluation that meets it (not a panic, not
+/// a generic GPU error), and bad requests are errors on every backend.
+#[test]
+fn a_lost_device_and_bad_requests_are_typed_errors() {
+    use satr::evaluation::{EngineError, GenerationRequest, Normalizer, PopulationEvaluator};
+    use satr::gpu::{GpuContext, GpuEvaluator};
+    let world = World::init().unwrap();
+    let engines = Engines::new(&world);
+    let cfg = config("cartpole", &["backend=\"cpu\""]);
+    let task = cfg.resolve_task().unwrap();
+    let mut cpu = engines.evaluator(&cfg, &task).unwrap();
+    let dim = cfg.shape().unwrap().layout().len();
+    let (p, th) = (vec![0.5; dim], vec![1u32 << 31; dim]);
+    let norm = Normalizer::from_stats(&ObsStats::new(4), 5.0);
+    let req = GenerationRequest::new(0, 0, &p, &th, &norm, 4, 20);
+    assert!(matches!(
+        cpu.evaluate_members(&req, 2..9),
+        Err(EngineError::BadRequest(_))
+    ));
+    let short = GenerationRequest::new(0, 0, &p, &th[1..], &norm, 4, 20);
+    assert!(matches!(
+        cpu.evaluate(&short),
+        Err(EngineError::BadRequest(_))
+    ));
+    if common::context().is_none() {
+        return;
+    }
+    // A device of its own, destroyed under a live evaluator.
+    let ctx = GpuContext::new().unwrap().unwrap();
+    let factory = task.factory().unwrap();
+    let mut gpu = GpuEvaluator::new(&ctx, &cfg.network, factory).unwrap();
+    gpu.evaluate(&req).unwrap();
+    ctx.device.destroy();
+    match gpu.evaluate(&req) {
+        Err(EngineError::DeviceLost(why)) => assert!(!why.is_empty()),
+        other => panic!("expected DeviceLost, got {other:?}"),
+    }
 }

@@ -70,7 +70,8 @@ fn both_paths(task: &TaskSpec, net: &NetworkConfig) -> (CpuEvaluator, CpuEvaluat
 
 #[test]
 fn lockstep_equals_per_member_on_every_builtin_task() {
-    for task in registry::available() {
+    // The built-ins only: other tests of this binary register tasks of their own.
+    for task in registry::builtins().into_iter().filter(|t| t.available()) {
         let (net, p, stats) = setup(&task, 11);
         let (mut per, mut lock) = both_paths(&task, &net);
         let th = distribution::thresholds(&p);
@@ -294,4 +295,35 @@ fn training_runs_are_identical_through_either_path() {
     let per = run("per_member");
     assert_eq!(per, run("lockstep"));
     assert_eq!(per.0.len(), 3);
+}
+
+/// A batched-only task trains through the library (in lockstep), its generations
+/// carry no cost figures (nothing to replay one member on), and its policy exports.
+#[test]
+fn a_batched_only_task_trains_and_exports() {
+    let spec = TaskSpec::batched("lockstep-run", 4, ActionKind::Discrete(2), 500, |n| {
+        Ok(Box::new(TaskBatch::new(n, &|| {
+            satr::tasks::make_task("cartpole")
+        })?))
+    });
+    satr::register_task(spec).unwrap();
+    let world = World::init().unwrap();
+    let engines = Engines::new(&world);
+    let cfg = Config::from_toml_with_overrides(
+        "task = \"lockstep-run\"\nbackend = \"cpu\"\npopulation = 12\ngenerations = 2",
+        &["network.neurons=20".into()],
+    )
+    .unwrap();
+    let task = cfg.resolve_task().unwrap();
+    let ev = engines.evaluator(&cfg, &task).unwrap();
+    assert!(ev.describe().contains("lockstep"), "{}", ev.describe());
+    let mut t = Trainer::new(cfg, task, ev).unwrap();
+    let m = t.step().unwrap();
+    assert!(m.eval_return.is_some() && m.cost.is_none());
+    let policy = t.policy().unwrap();
+    let bytes =
+        satr::policy::export::encode(&policy, satr::policy::export::Format::Safetensors).unwrap();
+    assert!(bytes.len() > 100);
+    let e = satr::policy::episodes::Runner::new(&policy).err().unwrap();
+    assert!(e.to_string().contains("batches only"), "{e}");
 }

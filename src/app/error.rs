@@ -34,9 +34,24 @@ pub enum TrainError {
     /// A command-line value that cannot be used, naming the flag.
     #[error("{0}")]
     Usage(String),
-    /// A checkpoint that does not fit the config it is resumed with.
+    /// A run directory or checkpoint that cannot be resumed (missing, or not a run).
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// A checkpoint whose arrays do not fit the network or task it is resumed with.
+    #[error("cannot resume: the checkpoint's {what} has {found} values, but {needed_by} needs {expected}")]
+    CheckpointMismatch {
+        what: &'static str,
+        found: usize,
+        expected: usize,
+        needed_by: String,
+    },
+    /// A checkpoint's probabilities outside the configured bounds (a damaged file).
+    #[error("cannot resume: the checkpoint holds probabilities outside [{low}, {high}]")]
+    CheckpointOutOfRange { low: f64, high: f64 },
+    /// The parts handed to a trainer do not belong together (a task other than the
+    /// config's, an evaluator built for another task).
+    #[error("{0}")]
+    Mismatch(String),
     /// Every train member of a generation ended with a non-finite fitness.
     #[error("generation {generation}: all {members} train members returned a non-finite fitness (a NaN or infinite reward or observation); the task or its model is broken, so the run stops")]
     NonFinite { generation: u32, members: usize },

@@ -47,7 +47,7 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         config.validate()?;
         if task.name() != config.task {
-            return Err(TrainError::Usage(format!(
+            return Err(TrainError::Mismatch(format!(
                 "the config names task `{}` but the trainer was given `{}`",
                 config.task,
                 task.name()
@@ -55,7 +55,7 @@ impl Trainer {
         }
         let shape = config.shape_for(&task);
         if evaluator.obs_dim() != shape.obs_dim {
-            return Err(TrainError::Usage(format!(
+            return Err(TrainError::Mismatch(format!(
                 "the evaluator observes {} values but task `{}` has {}",
                 evaluator.obs_dim(),
                 task.name(),
@@ -99,33 +99,36 @@ impl Trainer {
         evaluator: Box<dyn PopulationEvaluator>,
     ) -> Result<Self, TrainError> {
         let mut t = Trainer::new(ck.config.clone(), task, evaluator)?;
+        let mismatch = |what, found, expected, needed_by: String| TrainError::CheckpointMismatch {
+            what,
+            found,
+            expected,
+            needed_by,
+        };
+        let network = || format!("the config's network (N {})", t.config.network.neurons);
         if ck.p.len() != t.p.len() {
-            return Err(TrainError::Resume(format!(
-                "checkpoint has {} probabilities, the config's network needs {}",
-                ck.p.len(),
-                t.p.len()
-            )));
+            return Err(mismatch("distribution p", ck.p.len(), t.p.len(), network()));
         }
         let (saved, dim) = (ck.obs_stats.mean.len(), t.obs_stats.mean.len());
         if saved != dim || ck.obs_stats.m2.len() != dim {
-            return Err(TrainError::Resume(format!(
-                "the checkpoint's observation normaliser has {saved} dimensions, but task \
-                 `{}` observes {dim}",
-                t.task.name()
-            )));
+            let task = format!("task `{}`, which observes {dim} values,", t.task.name());
+            return Err(mismatch("observation normaliser", saved, dim, task));
         }
         let st = &ck.optimizer;
-        if st.m.len() != ck.p.len() || st.v.len() != ck.p.len() {
-            return Err(TrainError::Resume(
-                "optimizer state does not match the genome length".into(),
-            ));
+        for (what, found) in [
+            ("optimizer state m", st.m.len()),
+            ("optimizer state v", st.v.len()),
+        ] {
+            if found != ck.p.len() {
+                return Err(mismatch(what, found, ck.p.len(), network()));
+            }
         }
         let p_min = ck.config.optimizer.p_min;
         if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
-            return Err(TrainError::Resume(format!(
-                "probabilities outside [{p_min}, {}]",
-                1.0 - p_min
-            )));
+            return Err(TrainError::CheckpointOutOfRange {
+                low: p_min,
+                high: 1.0 - p_min,
+            });
         }
         t.p = ck.p;
         t.optimizer.state = ck.optimizer;
@@ -181,7 +184,8 @@ impl Trainer {
     /// every spike counted. `None` without eval members.
     fn eval_cost(&self, max_steps: usize) -> Result<Option<PolicyCost>, TrainError> {
         let cfg = &self.config;
-        if cfg.evaluation.eval_members == 0 {
+        // A batched-only task has no single-member instance to replay on.
+        if cfg.evaluation.eval_members == 0 || !self.task.per_member() {
             return Ok(None);
         }
         let policy = Policy::new(cfg, &self.task, &self.p, &self.obs_stats, self.generation)?;

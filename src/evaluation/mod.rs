@@ -29,6 +29,10 @@ pub enum EngineError {
     /// A GPU failure (adapter, device, pipeline or mapping).
     #[error("GPU backend: {0}")]
     Gpu(String),
+    /// The GPU device was lost (driver reset, removal, destruction): the evaluator
+    /// cannot continue; a new device (a new process, or a new `Engines`) is needed.
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
     /// A request the evaluator cannot serve (members out of range, sizes that do not
     /// match its network): a caller's mistake, not a backend failure.
     #[error("bad evaluation request: {0}")]
@@ -192,4 +196,27 @@ pub trait PopulationEvaluator: Send {
         req: &GenerationRequest<'_>,
         utilities: &[f64],
     ) -> Result<Reductions, EngineError>;
+    /// [`PopulationEvaluator::reductions`] for the coordinates of genome words `words`
+    /// only (`64 * words.start .. min(64 * words.end, D)`), with this backend's own
+    /// arithmetic, so that the pieces of any split of the words, put together, are bit
+    /// for bit what `reductions` returns: the building block for splitting the
+    /// reductions over processes. `u1`, `u2` and `population` are the whole request's.
+    /// The default samples those words of every train genome on the host and sums in
+    /// f64 in member order, as the CPU backend's `reductions` does
+    /// ([`crate::distribution::reductions_of_words`]); a backend that reduces otherwise
+    /// must override it.
+    fn reductions_of_words(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        utilities: &[f64],
+        words: std::ops::Range<usize>,
+    ) -> Result<Reductions, EngineError> {
+        Ok(crate::distribution::reductions_of_words(
+            req.thresholds,
+            req.seed,
+            req.generation,
+            utilities,
+            words,
+        ))
+    }
 }

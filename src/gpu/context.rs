@@ -1,8 +1,39 @@
 //! The wgpu device every kernel runs on, created once per process (or per test).
 
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 
 use crate::evaluation::EngineError;
+
+/// What the driver reported outside any call: a lost device, or an error no error
+/// scope caught. wgpu's defaults would panic on the latter; satr records both and
+/// returns them as errors from the next evaluation ([`GpuContext::classify`]).
+#[derive(Debug, Default)]
+pub struct DeviceHealth {
+    lost: Mutex<Option<String>>,
+    uncaptured: Mutex<Option<String>>,
+}
+
+impl DeviceHealth {
+    fn record(slot: &Mutex<Option<String>>, what: String) {
+        let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+        s.get_or_insert(what);
+    }
+
+    /// Why the device was lost, if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The first error no error scope caught, if any.
+    pub fn uncaptured(&self) -> Option<String> {
+        self.uncaptured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 /// A device and queue with the adapter's description and the limits the device was
 /// created with (the adapter's own limits, so real GPUs are not held to WebGPU's
@@ -17,6 +48,8 @@ pub struct GpuContext {
     pub adapter_info: wgpu::AdapterInfo,
     /// The limits in force on `device`.
     pub limits: wgpu::Limits,
+    /// Device loss and uncaught errors, as the driver reported them.
+    pub health: Arc<DeviceHealth>,
 }
 
 /// One adapter as `satr info` reports it: identity plus the limits that bound the
@@ -152,12 +185,48 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| EngineError::Gpu(format!("request_device: {e}")))?;
         let limits = device.limits();
+        let health = Arc::new(DeviceHealth::default());
+        let h = health.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            tracing::error!(?reason, %message, "GPU device lost");
+            DeviceHealth::record(&h.lost, format!("{reason:?}: {message}"));
+        });
+        let h = health.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            tracing::error!(error = %e, "GPU error");
+            DeviceHealth::record(&h.uncaptured, e.to_string());
+        }));
         Ok(GpuContext {
             device,
             queue,
             adapter_info: adapter.get_info(),
             limits,
+            health,
         })
+    }
+
+    /// `e` as the caller should see it: [`EngineError::DeviceLost`] once the device is
+    /// lost, the first uncaught driver error when there was one, else `e` itself.
+    pub fn classify(&self, e: EngineError) -> EngineError {
+        if let Some(why) = self.health.lost() {
+            return EngineError::DeviceLost(why);
+        }
+        match self.health.uncaptured() {
+            Some(first) => EngineError::Gpu(format!("{e} (first driver error: {first})")),
+            None => e,
+        }
+    }
+
+    /// An error for work that returned normally on a device that has since been lost
+    /// or reported an uncaught error (so results computed meanwhile are not trusted).
+    pub fn check(&self) -> Result<(), EngineError> {
+        if let Some(why) = self.health.lost() {
+            return Err(EngineError::DeviceLost(why));
+        }
+        match self.health.uncaptured() {
+            Some(first) => Err(EngineError::Gpu(first)),
+            None => Ok(()),
+        }
     }
 
     /// `name (backend, device type)`, for logs and bench records.

@@ -303,10 +303,41 @@ impl PopulationEvaluator for GpuEvaluator {
         req: &GenerationRequest<'_>,
         members: std::ops::Range<usize>,
     ) -> Result<Vec<MemberOutcome>, EngineError> {
-        self.run_members(req, members)
+        let out = self
+            .run_members(req, members)
+            .map_err(|e| self.ctx.classify(e))?;
+        self.ctx.check()?;
+        Ok(out)
     }
 
     fn reductions(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        utilities: &[f64],
+    ) -> Result<Reductions, EngineError> {
+        let red = self
+            .reduce(req, utilities)
+            .map_err(|e| self.ctx.classify(e))?;
+        self.ctx.check()?;
+        Ok(red)
+    }
+
+    /// The device reduces every coordinate and the words asked for are kept: sampling
+    /// whole genomes on the device costs less than sampling a share of them on the
+    /// host, and the fixed-point sums are exact integers, the same bits on any device.
+    fn reductions_of_words(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        utilities: &[f64],
+        words: std::ops::Range<usize>,
+    ) -> Result<Reductions, EngineError> {
+        Ok(self.reductions(req, utilities)?.of_words(words))
+    }
+}
+
+impl GpuEvaluator {
+    /// The reductions `A`, `B` on the device (64-bit fixed point).
+    fn reduce(
         &mut self,
         req: &GenerationRequest<'_>,
         utilities: &[f64],
@@ -355,9 +386,7 @@ impl PopulationEvaluator for GpuEvaluator {
             population: pop,
         })
     }
-}
 
-impl GpuEvaluator {
     /// The outcomes of global members `range` (train `0..P`, eval `P..P+E`), in order,
     /// chunk by chunk.
     fn run_members(

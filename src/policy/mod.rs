@@ -91,7 +91,7 @@ impl Policy {
                 found: obs_stats.mean.len(),
             });
         }
-        let action = task.checked_instance()?.action_space();
+        let action = task.action_space()?;
         Ok(Policy {
             task: task.name().to_string(),
             spec: task.clone(),

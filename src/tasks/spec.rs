@@ -283,6 +283,16 @@ impl TaskSpec {
         Ok(())
     }
 
+    /// The action space with its bounds, read from an instance (single-member, else a
+    /// one-slot batched one).
+    pub fn action_space(&self) -> Result<super::ActionSpace, TaskError> {
+        if self.per_member() {
+            Ok(self.checked_instance()?.action_space())
+        } else {
+            Ok(self.make_vector(1)?.action_space())
+        }
+    }
+
     /// Builds what the task offers (a single-member instance, else a one-slot batched
     /// one) and checks its sizes against the spec.
     pub fn check(&self) -> Result<(), TaskError> {
