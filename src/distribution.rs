@@ -177,6 +177,53 @@ pub fn reductions(genomes: &[u64], dim: usize, utilities: &[f64]) -> Reductions 
     }
 }
 
+/// Coordinates `64 * words.start .. min(64 * words.end, D)` of genome words `words`:
+/// the part of the reductions one process of several computes.
+pub fn coordinates_of_words(words: &std::ops::Range<usize>, dim: usize) -> std::ops::Range<usize> {
+    let end = (words.end * 64).min(dim);
+    (words.start * 64).min(end)..end
+}
+
+/// [`reductions`] of the train genomes `0..utilities.len()` of `(seed, generation)`
+/// for the coordinates of genome words `words` only ([`coordinates_of_words`]),
+/// sampling just those words of every genome: each coordinate's sums are exactly those
+/// of [`reductions`] over whole genomes (the same additions in member order), so the
+/// pieces of any split of the words, put together, are bit-identical to one whole
+/// reduction. `u1`, `u2` and `population` are the whole population's.
+pub fn reductions_of_words(
+    thresholds: &[u32],
+    seed: u64,
+    generation: u32,
+    utilities: &[f64],
+    words: std::ops::Range<usize>,
+) -> Reductions {
+    let coords = coordinates_of_words(&words, thresholds.len());
+    let n = words.len();
+    let mut block = vec![0u64; n * utilities.len()];
+    if n > 0 {
+        block.par_chunks_mut(n).enumerate().for_each(|(k, out)| {
+            sample_words(thresholds, seed, generation, k as u32, words.start, out)
+        });
+    }
+    let mut red = reductions(&block, n * 64, utilities);
+    red.a.truncate(coords.len());
+    red.b.truncate(coords.len());
+    red
+}
+
+impl Reductions {
+    /// The coordinates of genome words `words` ([`coordinates_of_words`]) of whole
+    /// reductions over `a.len()` coordinates.
+    pub fn of_words(mut self, words: std::ops::Range<usize>) -> Reductions {
+        let coords = coordinates_of_words(&words, self.a.len());
+        self.a.truncate(coords.end);
+        self.b.truncate(coords.end);
+        self.a.drain(..coords.start);
+        self.b.drain(..coords.start);
+        self
+    }
+}
+
 /// The scale `2^S` of the 64-bit fixed-point reductions (`shaders/reductions.wgsl`):
 /// `S` as large as keeps every partial sum of `|u_k|` and of `u_k^2` below `2^62`, so
 /// no sum of any subset of members in any order can overflow, clamped to
@@ -263,5 +310,46 @@ mod tests {
             assert_eq!(r.b[i], b);
         }
         assert_eq!(r.population, pop);
+    }
+
+    #[test]
+    fn reductions_of_any_split_of_the_words_are_the_whole_bit_for_bit() {
+        let (d, pop) = (203, 9);
+        let th = thresholds(&(0..d).map(|i| (i % 7) as f64 / 7.0).collect::<Vec<_>>());
+        let words = words_for(d);
+        let mut gs = vec![0u64; words * pop];
+        for (k, g) in gs.chunks_mut(words).enumerate() {
+            sample_genome(&th, 5, 3, k as u32, g);
+        }
+        let u: Vec<f64> = (0..pop).map(|k| (k as f64 * 0.71).sin() / 3.0).collect();
+        let whole = reductions(&gs, d, &u);
+        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for parts in 1..=words + 1 {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for r in 0..parts {
+                let share = r * words / parts..(r + 1) * words / parts;
+                let coords = coordinates_of_words(&share, d);
+                let piece = reductions_of_words(&th, 5, 3, &u, share.clone());
+                assert_eq!(
+                    piece.a.len(),
+                    coords.len(),
+                    "{parts} parts, words {share:?}"
+                );
+                assert_eq!(piece.b.len(), coords.len());
+                assert_eq!(
+                    (piece.u1, piece.u2, piece.population),
+                    (whole.u1, whole.u2, pop)
+                );
+                assert_eq!(
+                    bits(&whole.clone().of_words(share).a),
+                    bits(&piece.a),
+                    "{parts} parts"
+                );
+                a.extend(piece.a);
+                b.extend(piece.b);
+            }
+            assert_eq!(bits(&a), bits(&whole.a), "A in {parts} parts");
+            assert_eq!(bits(&b), bits(&whole.b), "B in {parts} parts");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Multi-process training under `mpirun`: runs over 2 and 3 ranks must end with a `p`
-//! bit-identical to one process, with any split of the members (empty shares too), and
-//! resume under MPI must continue bit-identically. MPI initialises once per process, so
+//! bit-identical to one process on the same backend (CPU, or GPU in either mode), with
+//! any split of the members (empty shares too), and resume under MPI must continue
+//! bit-identically. MPI initialises once per process, so
 //! everything goes through the built binary.
 //!
 //! Skipped with a notice when `mpirun` is not on PATH; `SATR_REQUIRE_MPI=1` turns a
@@ -217,33 +218,126 @@ fn plain_start_is_one_process() {
     );
 }
 
-#[test]
-fn gpu_ranks_match_one_cpu_process() {
-    // In host-task mode the GPU network is exact, and the distributed reductions are
-    // computed from regenerated genomes on the CPU, so two GPU ranks must give the p
-    // of one CPU process bit for bit.
+/// 2 or 3 GPU ranks in `mode` against one GPU process and one CPU process: the ranks
+/// must end with the one GPU process's `p`, which is not the CPU's.
+fn gpu_ranks_match_one_gpu_process(mode: &str, ranks: &[usize]) {
     let Some(mpirun) = mpirun() else { return };
     if !gpu_adapter_or_skip() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let base = ["generations=2".to_string(), "population=6".to_string()];
-    let cpu: Vec<String> = base
-        .iter()
-        .cloned()
-        .chain(["backend=\"cpu\"".into()])
-        .collect();
-    let gpu: Vec<String> = base
-        .iter()
-        .cloned()
-        .chain(["backend=\"gpu\"".into(), "gpu.mode=\"host\"".into()])
-        .collect();
-    let one = digest(&single(&train_args(tmp.path(), "cpu", &cpu)), 1);
-    let two = digest(
-        &over_mpi(&mpirun, 2, &train_args(tmp.path(), "gpu", &gpu)),
-        2,
+    let gens = "generations=3".to_string();
+    let cpu = [gens.clone(), "backend=\"cpu\"".into()];
+    let gpu = [
+        gens,
+        "backend=\"gpu\"".into(),
+        format!("gpu.mode=\"{mode}\""),
+    ];
+    let one_cpu = digest(&single(&train_args(tmp.path(), "cpu", &cpu)), 1);
+    let one_gpu = digest(&single(&train_args(tmp.path(), "gpu", &gpu)), 1);
+    // The GPU sums A and B in 64-bit fixed point, the CPU in f64 (the fitness is the
+    // same: the GPU network is exact and CartPole's f32 and f64 trajectories agree
+    // here), so the two processes part in the last bits of p. Ranks that reduced on the
+    // host in f64 (as the MPI wrapper once did for every backend) would end with the
+    // CPU's p; the GPU's is what they must end with.
+    assert_ne!(
+        one_cpu, one_gpu,
+        "this config must tell the GPU's reductions from the CPU's"
     );
-    assert_eq!(one, two);
+    for &n in ranks {
+        let name = format!("gpu{n}");
+        let o = over_mpi(&mpirun, n, &train_args(tmp.path(), &name, &gpu));
+        assert_eq!(digest(&o, n), one_gpu, "{n} GPU ranks, {mode} mode");
+        let dir = tmp.path().join(&name);
+        assert_eq!(checkpoint_p(&dir), checkpoint_p(&tmp.path().join("gpu")));
+        assert_eq!(
+            metrics_without_timing(&dir),
+            metrics_without_timing(&tmp.path().join("gpu")),
+            "{n} GPU ranks, {mode} mode: metrics"
+        );
+    }
+}
+
+#[test]
+fn gpu_ranks_match_one_gpu_process_in_host_mode() {
+    gpu_ranks_match_one_gpu_process("host", &[2, 3]);
+}
+
+#[test]
+fn gpu_ranks_match_one_gpu_process_in_generation_mode() {
+    gpu_ranks_match_one_gpu_process("generation", &[2]);
+}
+
+/// What the wrapper relies on, without MPI: each backend's reductions of the genome
+/// words split into any shares, put back together, are its whole reductions bit for
+/// bit (the CPU's f64 sums and the GPU's fixed-point sums, which differ from each
+/// other).
+#[test]
+fn word_shares_of_each_backends_reductions_make_its_whole() {
+    use satr::cpu::CpuEvaluator;
+    use satr::distribution::{coordinates_of_words, thresholds, words_for};
+    use satr::evaluation::{
+        GenerationRequest, Normalizer, ObsStats, PopulationEvaluator, TaskFactory,
+    };
+    use satr::network::NetworkConfig;
+
+    let factory: TaskFactory =
+        std::sync::Arc::new(|| satr::tasks::make_task("cartpole").expect("task"));
+    let cfg = NetworkConfig {
+        neurons: 37,
+        ..Default::default()
+    };
+    let cpu = CpuEvaluator::new(&cfg, factory.clone());
+    let shape = cpu.shape();
+    let mut evaluators: Vec<Box<dyn PopulationEvaluator>> = vec![Box::new(cpu)];
+    if let Some(ctx) = common::context() {
+        let gpu = satr::gpu::GpuEvaluator::new(&ctx, &cfg, factory).unwrap();
+        evaluators.push(Box::new(gpu));
+    }
+    let dim = shape.layout().len();
+    let words = words_for(dim);
+    let p: Vec<f64> = (0..dim)
+        .map(|i| 0.1 + 0.8 * ((i * 2_654_435_761) % 1000) as f64 / 1000.0)
+        .collect();
+    let th = thresholds(&p);
+    let norm = Normalizer::from_stats(&ObsStats::new(shape.obs_dim), 5.0);
+    let population = 13;
+    let req = GenerationRequest::new(99, 4, &p, &th, &norm, population, 20);
+    let u: Vec<f64> = (0..population)
+        .map(|k| ((k * 5) % population) as f64 / (population - 1) as f64 - 0.5)
+        .collect();
+    let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let mut wholes = Vec::new();
+    for ev in &mut evaluators {
+        ev.evaluate(&req).unwrap();
+        let whole = ev.reductions(&req, &u).unwrap();
+        for parts in [1, 2, 3, words + 2] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for r in 0..parts {
+                let share = satr::distributed::share(words, r, parts);
+                let piece = ev.reductions_of_words(&req, &u, share.clone()).unwrap();
+                let n = coordinates_of_words(&share, dim).len();
+                assert_eq!((piece.a.len(), piece.b.len()), (n, n), "words {share:?}");
+                assert_eq!(
+                    (piece.u1, piece.u2, piece.population),
+                    (whole.u1, whole.u2, population)
+                );
+                a.extend(piece.a);
+                b.extend(piece.b);
+            }
+            let what = format!("{} in {parts} shares", ev.describe());
+            assert_eq!(bits(&a), bits(&whole.a), "A, {what}");
+            assert_eq!(bits(&b), bits(&whole.b), "B, {what}");
+        }
+        wholes.push(whole);
+    }
+    if let [cpu, gpu] = &wholes[..] {
+        assert_ne!(
+            (bits(&cpu.a), bits(&cpu.b)),
+            (bits(&gpu.a), bits(&gpu.b)),
+            "the CPU's and the GPU's sums should differ somewhere in the last bits"
+        );
+    }
 }
 
 /// Pids of the processes whose parent is `parent` (the ranks mpirun started here).

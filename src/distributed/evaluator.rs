@@ -7,11 +7,10 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Count;
-use rayon::prelude::*;
 
 use super::wire::{decode, encode, share, words_per_member};
 use super::world::World;
-use crate::distribution::{self, words_for, Reductions};
+use crate::distribution::{coordinates_of_words, words_for, Reductions};
 use crate::evaluation::{
     EngineError, GenerationFitness, GenerationRequest, MemberOutcome, PopulationEvaluator,
 };
@@ -25,25 +24,20 @@ pub struct DistributedEvaluator {
     size: usize,
     send: Vec<u64>,
     recv: Vec<u64>,
-    /// This rank's words of every train genome, member-major, for the reductions.
-    block: Vec<u64>,
 }
 
-/// All-gathers `mine` (this rank's share of the words `0..words`, 64 values each) into
-/// `out`, in word order.
-fn gather_words(mine: &[f64], words: usize, size: usize, out: &mut Vec<f64>) {
+/// All-gathers `mine` (this rank's coordinates of [`coordinates_of_words`] for its
+/// share of the words `0..words`) into `out`, in coordinate order (`dim` values).
+fn gather_coordinates(mine: &[f64], words: usize, dim: usize, size: usize, out: &mut Vec<f64>) {
     assert!(
-        words * 64 <= Count::MAX as usize,
+        dim <= Count::MAX as usize,
         "genome too long for one MPI message"
     );
-    let counts: Vec<Count> = (0..size)
-        .map(|r| (share(words, r, size).len() * 64) as Count)
-        .collect();
-    let displs: Vec<Count> = (0..size)
-        .map(|r| (share(words, r, size).start * 64) as Count)
-        .collect();
+    let coords = |r| coordinates_of_words(&share(words, r, size), dim);
+    let counts: Vec<Count> = (0..size).map(|r| coords(r).len() as Count).collect();
+    let displs: Vec<Count> = (0..size).map(|r| coords(r).start as Count).collect();
     out.clear();
-    out.resize(words * 64, 0.0);
+    out.resize(dim, 0.0);
     let mut partition = PartitionMut::new(&mut out[..], counts, displs);
     SimpleCommunicator::world().all_gather_varcount_into(mine, &mut partition);
 }
@@ -63,7 +57,6 @@ impl DistributedEvaluator {
             size: world.size(),
             send: Vec::new(),
             recv: Vec::new(),
-            block: Vec::new(),
         }
     }
 
@@ -171,9 +164,10 @@ impl PopulationEvaluator for DistributedEvaluator {
         req: &GenerationRequest<'_>,
         utilities: &[f64],
     ) -> Result<Reductions, EngineError> {
-        // Split by coordinates, not by members: each rank samples its words of every
-        // train genome and sums over all members in member order, exactly as one
-        // process does for those coordinates, so the gathered A and B are bit-identical
+        // Split by coordinates, not by members: each rank reduces its words of every
+        // train genome over all members with the wrapped backend's own arithmetic
+        // (the CPU's f64 sums in member order, the GPU's exact fixed-point sums), so the
+        // gathered A and B are bit-identical to one process on the same backend
         // (summing partial sums over members across ranks would not be).
         let start = Instant::now();
         let dim = req.thresholds.len();
@@ -184,30 +178,24 @@ impl PopulationEvaluator for DistributedEvaluator {
             req.population,
             "one utility per train member"
         );
-        self.block.clear();
-        self.block.resize(mine.len() * req.population, 0);
-        if !mine.is_empty() {
-            self.block
-                .par_chunks_mut(mine.len())
-                .enumerate()
-                .for_each(|(k, out)| {
-                    distribution::sample_words(
-                        req.thresholds,
-                        req.seed,
-                        req.generation,
-                        k as u32,
-                        mine.start,
-                        out,
-                    )
-                });
-        }
-        let part = distribution::reductions(&self.block, mine.len() * 64, utilities);
+        // Deterministic on every rank, so a refusal happens on all of them before the
+        // collective.
+        let part = self
+            .inner
+            .reductions_of_words(req, utilities, mine.clone())?;
+        let coords = coordinates_of_words(&mine, dim);
+        assert!(
+            part.a.len() == coords.len() && part.b.len() == coords.len(),
+            "{}: reductions of words {mine:?} gave {} and {} coordinates, not {}",
+            self.inner.describe(),
+            part.a.len(),
+            part.b.len(),
+            coords.len()
+        );
         let computed = Instant::now();
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        gather_words(&part.a, words, self.size, &mut a);
-        gather_words(&part.b, words, self.size, &mut b);
-        a.truncate(dim);
-        b.truncate(dim);
+        gather_coordinates(&part.a, words, dim, self.size, &mut a);
+        gather_coordinates(&part.b, words, dim, self.size, &mut b);
         tracing::debug!(
             rank = self.rank,
             generation = req.generation,
@@ -223,5 +211,15 @@ impl PopulationEvaluator for DistributedEvaluator {
             u2: part.u2,
             population: req.population,
         })
+    }
+
+    /// This rank's words alone, by the wrapped backend.
+    fn reductions_of_words(
+        &mut self,
+        req: &GenerationRequest<'_>,
+        utilities: &[f64],
+        words: Range<usize>,
+    ) -> Result<Reductions, EngineError> {
+        self.inner.reductions_of_words(req, utilities, words)
     }
 }

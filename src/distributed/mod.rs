@@ -6,9 +6,13 @@
 //! per-member outcomes as raw `f64`/`u64` bits and merge them in member order, so each
 //! rank sees exactly what one process would have computed. Genomes never cross the
 //! network: any rank regenerates any genome from `(seed, generation, member)`. The
-//! reductions `A`, `B` are split by coordinates instead: each rank samples its words of
-//! every train genome, sums over all members in member order, and the ranks all-gather
-//! the sums, which are then bit-identical to one process's.
+//! reductions `A`, `B` are split by coordinates instead: each rank reduces its genome
+//! words over all members with the wrapped backend's own arithmetic
+//! ([`PopulationEvaluator::reductions_of_words`]: the CPU's f64 sums in member order,
+//! the GPU's exact fixed-point sums), and the ranks all-gather the sums, which are then
+//! bit-identical to one process's on the same backend.
+//!
+//! [`PopulationEvaluator::reductions_of_words`]: crate::evaluation::PopulationEvaluator::reductions_of_words
 
 mod evaluator;
 mod wire;

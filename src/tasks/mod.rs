@@ -115,6 +115,10 @@ pub enum TaskError {
     /// A line of an action file (see [`replay::parse_actions`]) could not be used.
     #[error("action file, line {line}: {reason}")]
     ActionFile { line: usize, reason: String },
+    /// A task defined outside satr (a Python environment of the `satr` package, say)
+    /// could not be built or stepped; `reason` names what failed.
+    #[error("task `{task}`: {reason}")]
+    External { task: String, reason: String },
 }
 
 /// The built-in control tasks (the registry's rows that need no MuJoCo).
