@@ -13,8 +13,9 @@
 # --small      sizes for a software driver (populations 64 and 256, CartPole at 256):
 #              CI runs this on lavapipe to prove the script works.
 # --bin SATR   use this binary instead of building one (a machine without Rust).
-# --tests DIR  run the prebuilt GPU test binaries in DIR (their names start with
-#              gpu_) instead of `cargo test` (a machine without Rust).
+# --tests DIR  run the prebuilt GPU test binary in DIR (the `gpu` test target, named
+#              gpu or, as cargo leaves it in target/release/deps, gpu-<hash>) instead
+#              of `cargo test` (a machine without Rust).
 # --out FILE   the JSON file (default target/gpu_check.json).
 # Needs python3 (to merge the records). Exits non-zero when any step fails.
 set -euo pipefail
@@ -49,17 +50,15 @@ log "GPU tests"
 start=$(date +%s)
 if [ -n "$tests" ]; then
     found=0
-    for t in "$tests"/gpu_*; do
+    for t in "$tests"/gpu "$tests"/gpu-*; do
         [ -x "$t" ] || continue
         found=1
         log "  $(basename "$t")"
         "$t" --test-threads=1 >&2
     done
-    [ "$found" = 1 ] || { log "no gpu_* test binaries in $tests"; exit 1; }
+    [ "$found" = 1 ] || { log "no gpu test binary in $tests"; exit 1; }
 else
-    (cd "$root" && for t in tests/gpu_*.rs; do
-        cargo test --release --quiet --test "$(basename "$t" .rs)" >&2
-    done)
+    (cd "$root" && cargo test --release --quiet --test gpu >&2)
 fi
 echo "{\"seconds\": $(( $(date +%s) - start ))}" > "$work/tests.json"
 

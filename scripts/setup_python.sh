@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Makes the virtual environment the Python side of `satr export` runs in (pinned
 # python/requirements.txt: numpy, safetensors, nir, h5py, gymnasium; tensorboard for
-# tests/tensorboard.rs) and prints the variable that points the tests at it:
+# tests/app/tensorboard.rs) and prints the variable that points the tests at it:
 #
 #   eval "$(scripts/setup_python.sh)"
-#   cargo test --release --test python_policy
+#   cargo test --release --test app python_policy
 #
 # Running it again reuses the environment. SATR_VENV overrides its folder (default:
 # <repo>/.venv). Progress goes to stderr, the export to stdout.

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use crate::tasks::{registry, ActionKind, TaskError, TaskSpec};
+#[cfg(feature = "gpu")]
+use crate::tasks::ActionKind;
+use crate::tasks::{registry, TaskError, TaskSpec};
 
 /// Adds `spec` to the task registry and returns the registered spec. Refused, naming
 /// the task: a name already registered, an instance whose sizes differ from the spec,

@@ -1,6 +1,6 @@
 //! `satr export`: every built-in task's checkpoint exports in both formats, the files
 //! hold exactly the mode genome and its constants, and bad input fails cleanly with
-//! nothing half-written left behind. (Python reads the files in tests/python_policy.rs.)
+//! nothing half-written left behind. (Python reads the files in tests/app/python_policy.rs.)
 
 mod common;
 

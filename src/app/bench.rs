@@ -357,6 +357,7 @@ fn gpu_records(
 }
 
 /// The record of `cfg`'s generation on the evaluator its `backend` selects.
+#[cfg(feature = "gpu")]
 fn generation_record(
     engines: &Engines<'_>,
     cfg: &Config,

@@ -117,13 +117,26 @@ impl RunDir {
         })
     }
 
-    /// The folder name of an unnamed run.
+    /// The folder name of an unnamed run: the task name with every character other
+    /// than letters, digits, `.`, `_` and `-` replaced by `-` (registered task names
+    /// such as `gym:ALE/Pong-v5` would otherwise make nested or odd folders).
     fn default_name(config: &Config) -> String {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        format!("{}-s{}-{}", config.task, config.seed, secs)
+        let task: String = config
+            .task
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        format!("{task}-s{}-{}", config.seed, secs)
     }
 
     /// The checkpoint file.
@@ -203,5 +216,17 @@ mod tests {
         assert!(matches!(dir.lock(), Err(TrainError::Locked { .. })));
         drop(held);
         dir.lock().unwrap();
+    }
+
+    #[test]
+    fn default_names_are_one_plain_folder() {
+        let cfg = Config {
+            task: "gym:ALE/Pong-v5".into(),
+            seed: 3,
+            ..Config::default()
+        };
+        let name = RunDir::default_name(&cfg);
+        assert!(name.starts_with("gym-ALE-Pong-v5-s3-"), "{name}");
+        assert!(!name.contains('/') && !name.contains(':'), "{name}");
     }
 }

@@ -9,7 +9,7 @@
 //! `reset_uniform` makes them. [`episodes`] is one dispatch for one member;
 //! [`run_episodes`] is the host loop of `gpu/episodes.rs` around it (a zero carry,
 //! then a fixed number of dispatches). Slicing must not change anything, and the
-//! results must equal the kernel's (`tests/cpu_twins.rs`).
+//! results must equal the kernel's (`tests/engine/cpu_twins.rs`).
 //!
 //! The CPU evaluator does not use this (it runs f64 tasks through
 //! [`crate::evaluation::MemberEpisodes`], which needs no slicing).

@@ -16,17 +16,17 @@
 //!
 //! | shader | twin | compared in |
 //! |---|---|---|
-//! | `unpack_net.wgsl` | [`unpack_net`](unpack_net::unpack_net) ([`PackedNet::load`]) | `tests/cpu_twins.rs` |
-//! | `reset_state.wgsl` | [`reset_state`](reset_state::reset_state) ([`NetState::reset`]) | `tests/cpu_twins.rs`, `tests/gpu_network.rs` |
-//! | `rsnn_core.wgsl` | [`net_step`] | `tests/gpu_network.rs` (substep by substep), `tests/network_reference.rs` (plain SPEC 1) |
-//! | `rsnn_step.wgsl` | [`rsnn_step`](rsnn_step::rsnn_step) | `tests/cpu_twins.rs` |
-//! | `sample_genomes.wgsl` | [`sample_genomes`](sample_genomes::sample_genomes) (over `distribution::sample_words`) | `tests/cpu_twins.rs`, `tests/sampling.rs` |
-//! | `episodes.wgsl` | [`episodes`](episodes::episodes) (one slice), [`run_episodes`](episodes::run_episodes) (the host's slicing) | `tests/cpu_twins.rs` |
-//! | `reductions.wgsl` | [`reductions`](reductions::reductions), [`fixed_point_reductions`](reductions::fixed_point_reductions) (64-bit fixed point) | `tests/cpu_twins.rs` |
+//! | `unpack_net.wgsl` | [`unpack_net`](unpack_net::unpack_net) ([`PackedNet::load`]) | `tests/engine/cpu_twins.rs` |
+//! | `reset_state.wgsl` | [`reset_state`](reset_state::reset_state) ([`NetState::reset`]) | `tests/engine/cpu_twins.rs`, `tests/gpu/gpu_network.rs` |
+//! | `rsnn_core.wgsl` | [`net_step`] | `tests/gpu/gpu_network.rs` (substep by substep), `tests/engine/network_reference.rs` (plain SPEC 1) |
+//! | `rsnn_step.wgsl` | [`rsnn_step`](rsnn_step::rsnn_step) | `tests/engine/cpu_twins.rs` |
+//! | `sample_genomes.wgsl` | [`sample_genomes`](sample_genomes::sample_genomes) (over `distribution::sample_words`) | `tests/engine/cpu_twins.rs`, `tests/engine/sampling.rs` |
+//! | `episodes.wgsl` | [`episodes`](episodes::episodes) (one slice), [`run_episodes`](episodes::run_episodes) (the host's slicing) | `tests/engine/cpu_twins.rs` |
+//! | `reductions.wgsl` | [`reductions`](reductions::reductions), [`fixed_point_reductions`](reductions::fixed_point_reductions) (64-bit fixed point) | `tests/engine/cpu_twins.rs` |
 //!
 //! Not twinned here: `common.wgsl` (its twin is `src/rng.rs`) and the task kernels
 //! (`task_*.wgsl`, `cartpole_dynamics.wgsl`, `task_step.wgsl`: f32 ports of
-//! `src/tasks/`, compared in `tests/gpu_tasks.rs`). [`evaluator`] is the backend
+//! `src/tasks/`, compared in `tests/gpu/gpu_tasks.rs`). [`evaluator`] is the backend
 //! itself, which has no shader.
 //!
 //! The twins meet the GPU only in tests: nothing here imports `gpu/`.

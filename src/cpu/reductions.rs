@@ -9,7 +9,7 @@
 //! dispatch per chunk into the same accumulators, then back to f64.
 //!
 //! The CPU evaluator itself reduces in f64 ([`distribution::reductions`]); this model
-//! is for comparing with the kernel (`tests/cpu_twins.rs`).
+//! is for comparing with the kernel (`tests/engine/cpu_twins.rs`).
 
 use crate::distribution::{self, Reductions};
 

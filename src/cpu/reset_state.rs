@@ -4,7 +4,7 @@
 //!
 //! Same loop as the shader: over neurons `n`, taking lane `n & 3` of Philox block
 //! `n >> 2`; the block is computed once per four neurons instead of once per neuron
-//! (the shader's invocations cannot share it). Compared in `tests/cpu_twins.rs`.
+//! (the shader's invocations cannot share it). Compared in `tests/engine/cpu_twins.rs`.
 
 use super::NetState;
 use crate::network::Constants;

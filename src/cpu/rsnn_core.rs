@@ -2,7 +2,7 @@
 //! ([`net_step`]: input projection, `K` substeps, output projection).
 //!
 //! Per neuron, the operation order is the shader's (and SPEC 1's) exactly, so results
-//! agree bit for bit (`tests/gpu_network.rs`, substep by substep). The loop nests are
+//! agree bit for bit (`tests/gpu/gpu_network.rs`, substep by substep). The loop nests are
 //! turned around for the CPU: where the shader's invocation loops over its neurons and
 //! then over inputs, words or neurons, the loops here run over inputs or words outside
 //! and neurons inside, with unit stride, so they vectorise (the recurrent columns are

@@ -3,7 +3,7 @@
 //! is sampled, an eval member's (global index `>= population`) copies the mode genome.
 //! The sampling itself is [`distribution::sample_words`], so there is one sampling on
 //! the CPU. A CPU word is 64 bits, two of the shader's words. Compared in
-//! `tests/cpu_twins.rs`.
+//! `tests/engine/cpu_twins.rs`.
 
 use rayon::prelude::*;
 

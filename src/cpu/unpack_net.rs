@@ -6,7 +6,7 @@
 //! difference is the word width: the CPU's words are 64 bits, the GPU's 32, so CPU
 //! word `[w]` of a neuron-indexed row holds GPU words `[2w]` and `[2w + 1]`, and bit
 //! `b` of column word `[w][n]` is presynaptic neuron `64w + b` instead of `32w + b`.
-//! Compared word for word in `tests/cpu_twins.rs`.
+//! Compared word for word in `tests/engine/cpu_twins.rs`.
 
 use crate::distribution::words_for;
 use crate::network::Shape;

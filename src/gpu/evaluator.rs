@@ -48,7 +48,7 @@ enum HostTasks {
 }
 
 /// The GPU backend (host-task mode). Per-member fitness equals the CPU evaluator's when
-/// the device computes the network exactly (see `tests/gpu_network.rs`).
+/// the device computes the network exactly (see `tests/gpu/gpu_network.rs`).
 pub struct GpuEvaluator {
     ctx: GpuContext,
     shape: Shape,

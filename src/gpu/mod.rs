@@ -11,7 +11,7 @@
 //! # Exactness
 //!
 //! The network kernels compute the CPU engine's results bit for bit (integer counts,
-//! spikes, every f32 state value and the outputs; `tests/gpu_network.rs`), because
+//! spikes, every f32 state value and the outputs; `tests/gpu/gpu_network.rs`), because
 //! they keep its operation order and round every product on its own: WGSL cannot
 //! forbid FMA contraction, so each product that feeds an add goes through
 //! `rounded()` in `common.wgsl` (an OR with an opaque zero), which no compiler can fuse.

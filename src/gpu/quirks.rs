@@ -3,7 +3,7 @@
 
 /// Smallest workgroup the network kernels use on a software rasteriser. On Mesa's
 /// lavapipe (22.3) the network kernel gives wrong spikes with workgroups of 16 to 48 invocations and exact ones
-/// with 64 to 256 (found by `tests/gpu_network.rs`); with 1 substep the outputs come
+/// with 64 to 256 (found by `tests/gpu/gpu_network.rs`); with 1 substep the outputs come
 /// out as if the barrier before the output projection did not wait for the other
 /// invocations, so barriers in small workgroups appear not to synchronise there.
 /// The kernels therefore only run the configurations the tests cover.

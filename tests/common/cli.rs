@@ -158,6 +158,7 @@ pub fn replay_lines(task: &str, state: &str, actions: &Path) -> Vec<serde_json::
 
 /// True when wgpu lists an adapter for the binary to use; otherwise skips with a notice,
 /// or fails when `SATR_REQUIRE_GPU` is set.
+#[cfg(feature = "gpu")]
 pub fn gpu_adapter_or_skip() -> bool {
     if !satr::gpu::list_adapters().is_empty() {
         return true;

@@ -1,0 +1,323 @@
+//! A Python vector env driven as a [`VectorTask`].
+
+use super::*;
+
+/// A Python vector env driven as a [`VectorTask`].
+pub(super) struct PyVectorEnv {
+    pub(super) env: Py<PyAny>,
+    pub(super) task: String,
+    pub(super) slots: usize,
+    pub(super) spaces: Spaces,
+    pub(super) max_steps: usize,
+    /// Whether the env leaves finished sub-environments finished (autoreset
+    /// disabled, or a mode it does not declare): satr resets them before a step.
+    pub(super) reset_finished: bool,
+    /// Sub-environments that finished and have not been reset since.
+    pub(super) finished: Vec<bool>,
+    /// Steps since each slot's last reset (for error messages).
+    pub(super) steps: Vec<u64>,
+    /// `numpy.ascontiguousarray`.
+    pub(super) contiguous: Py<PyAny>,
+}
+
+impl PyVectorEnv {
+    /// Builds the environment of `slots` sub-environments for the registered task
+    /// `task` and resets every sub-environment once (unseeded), so that slots satr
+    /// never resets can still be stepped.
+    pub(super) fn open(task: &str, slots: usize) -> Result<Self, TaskError> {
+        let (source, max_steps) = source_of(task)?;
+        Python::attach(|py| {
+            let env = open_env(py, task, &source, slots)?;
+            Self::wrap(py, task, env, slots, max_steps)
+        })
+    }
+
+    pub(super) fn wrap(
+        py: Python<'_>,
+        task: &str,
+        env: Bound<'_, PyAny>,
+        slots: usize,
+        max_steps: usize,
+    ) -> Result<Self, TaskError> {
+        let spaces = read_spaces(py, task, &env, slots)?;
+        let fail = |what: &str, e: PyErr| py_fail(py, task, what, e);
+        let reset_finished = (|| -> PyResult<bool> {
+            let modes = py.import("gymnasium.vector")?.getattr("AutoresetMode")?;
+            let mode = env
+                .getattr("metadata")?
+                .call_method1("get", ("autoreset_mode",))?;
+            let selfreset =
+                mode.eq(modes.getattr("NEXT_STEP")?)? || mode.eq(modes.getattr("SAME_STEP")?)?;
+            Ok(!selfreset)
+        })()
+        .map_err(|e| fail("reading metadata[\"autoreset_mode\"]", e))?;
+        env.call_method0("reset").map_err(|e| fail("reset()", e))?;
+        let contiguous = py
+            .import("numpy")
+            .and_then(|np| np.getattr("ascontiguousarray"))
+            .map_err(|e| fail("numpy.ascontiguousarray", e))?
+            .unbind();
+        Ok(PyVectorEnv {
+            env: env.unbind(),
+            task: task.to_string(),
+            slots,
+            spaces,
+            max_steps,
+            reset_finished,
+            finished: vec![false; slots],
+            steps: vec![0; slots],
+            contiguous,
+        })
+    }
+
+    /// `x` as a contiguous numpy array of `dtype`.
+    pub(super) fn array<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        dtype: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("dtype", dtype)?;
+        self.contiguous.bind(py).call((x,), Some(&kwargs))
+    }
+
+    /// Copies the observations `x` into the rows of `obs` whose `rows[i]` is set.
+    pub(super) fn copy_obs(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        rows: &[bool],
+        obs: &mut [f64],
+        what: &str,
+    ) -> Result<(), TaskError> {
+        let fail = |e: PyErr| py_fail(py, &self.task, what, e);
+        let a = self.array(py, x, "float64").map_err(fail)?;
+        let a: PyReadonlyArrayDyn<'_, f64> = a.extract().map_err(|e: PyErr| fail(e))?;
+        let d = self.spaces.obs_dim;
+        let shape = a.shape().to_vec();
+        let values = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
+        if shape.first() != Some(&self.slots) || values.len() != self.slots * d {
+            return Err(bad(
+                &self.task,
+                format!(
+                    "{what} returned observations of shape {shape:?}; expected ({}, ...) \
+                     with {d} values per sub-environment",
+                    self.slots
+                ),
+            ));
+        }
+        for (i, _) in rows.iter().enumerate().filter(|(_, &on)| on) {
+            obs[i * d..(i + 1) * d].copy_from_slice(&values[i * d..(i + 1) * d]);
+        }
+        Ok(())
+    }
+
+    /// `reset(seed=seeds, options={"reset_mask": mask})`, the returned observation of
+    /// every masked slot copied into `obs` (when given).
+    pub(super) fn reset_masked(
+        &mut self,
+        py: Python<'_>,
+        mask: &[bool],
+        seeds: Vec<Option<u64>>,
+        obs: Option<&mut [f64]>,
+    ) -> Result<(), TaskError> {
+        let what = "reset(seed=[...], options={\"reset_mask\": ...})";
+        let result = (|| -> PyResult<Bound<'_, PyAny>> {
+            let mask_array = PyArray1::from_slice(py, mask);
+            let options = PyDict::new(py);
+            options.set_item("reset_mask", mask_array)?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("seed", PyList::new(py, seeds)?)?;
+            kwargs.set_item("options", options)?;
+            let out = self.env.bind(py).call_method("reset", (), Some(&kwargs))?;
+            out.get_item(0)
+        })()
+        .map_err(|e| {
+            let mut err = py_fail(py, &self.task, what, e);
+            if let TaskError::External { reason, .. } = &mut err {
+                reason.push_str(
+                    " (satr resets sub-environments one by one, each with its own seed: the \
+                     VectorEnv must take a list of seeds and options[\"reset_mask\"], as \
+                     Gymnasium's SyncVectorEnv and AsyncVectorEnv do)",
+                );
+            }
+            err
+        })?;
+        if let Some(obs) = obs {
+            self.copy_obs(py, &result, mask, obs, what)?;
+        }
+        for (i, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
+            self.finished[i] = false;
+            self.steps[i] = 0;
+        }
+        Ok(())
+    }
+
+    pub(super) fn step_py(
+        &mut self,
+        py: Python<'_>,
+        active: &[bool],
+        actions: ActionBatch<'_>,
+        out: &mut [VectorStep],
+        obs: &mut [f64],
+    ) -> Result<(), TaskError> {
+        if self.reset_finished {
+            let stale: Vec<bool> = (0..self.slots)
+                .map(|i| self.finished[i] && !active[i])
+                .collect();
+            if stale.iter().any(|&s| s) {
+                self.reset_masked(py, &stale, vec![None; self.slots], None)?;
+            }
+        }
+        let batch = self.actions(py, active, actions)?;
+        let step_no = (0..self.slots)
+            .filter(|&i| active[i])
+            .map(|i| self.steps[i] + 1)
+            .max()
+            .unwrap_or(0);
+        let what = format!("step() (episode step {step_no})");
+        let fail = |e: PyErr| py_fail(py, &self.task, &what, e);
+        let result = self
+            .env
+            .bind(py)
+            .call_method1("step", (batch,))
+            .map_err(fail)?;
+        let item = |i: usize| result.get_item(i).map_err(fail);
+        let (next, rewards, terms, truncs) = (item(0)?, item(1)?, item(2)?, item(3)?);
+        self.copy_obs(py, &next, active, obs, &what)?;
+        let read_f64 = |x: &Bound<'_, PyAny>, name: &str| -> Result<Vec<f64>, TaskError> {
+            let a = self.array(py, x, "float64").map_err(fail)?;
+            let a: PyReadonlyArrayDyn<'_, f64> = a.extract().map_err(|e: PyErr| fail(e))?;
+            let v = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
+            self.check_len(&what, name, v.len())?;
+            Ok(v.to_vec())
+        };
+        let read_bool = |x: &Bound<'_, PyAny>, name: &str| -> Result<Vec<bool>, TaskError> {
+            let a = self.array(py, x, "bool").map_err(fail)?;
+            let a: PyReadonlyArrayDyn<'_, bool> = a.extract().map_err(|e: PyErr| fail(e))?;
+            let v = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
+            self.check_len(&what, name, v.len())?;
+            Ok(v.to_vec())
+        };
+        let rewards = read_f64(&rewards, "rewards")?;
+        let terms = read_bool(&terms, "terminations")?;
+        let truncs = read_bool(&truncs, "truncations")?;
+        for i in 0..self.slots {
+            self.finished[i] = terms[i] || truncs[i];
+            self.steps[i] += 1;
+            if active[i] {
+                out[i] = Step {
+                    reward: rewards[i],
+                    terminated: terms[i],
+                    truncated: truncs[i],
+                };
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn check_len(&self, what: &str, name: &str, len: usize) -> Result<(), TaskError> {
+        if len != self.slots {
+            return Err(bad(
+                &self.task,
+                format!(
+                    "{what} returned {len} {name} for {} sub-environments",
+                    self.slots
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The actions of every slot as the env takes them: an int64 array (Discrete, plus
+    /// `start`), or a float array of shape `(slots, *box_shape)` in the Box's dtype.
+    /// Inactive slots get the first action, or the middle of the box.
+    pub(super) fn actions<'py>(
+        &self,
+        py: Python<'py>,
+        active: &[bool],
+        actions: ActionBatch<'_>,
+    ) -> Result<Bound<'py, PyAny>, TaskError> {
+        let fail = |e: PyErr| py_fail(py, &self.task, "building the actions", e);
+        match (&self.spaces.space, actions) {
+            (ActionSpace::Discrete(_), ActionBatch::Discrete(a)) => {
+                let v: Vec<i64> = (0..self.slots)
+                    .map(|i| self.spaces.start + if active[i] { a[i] as i64 } else { 0 })
+                    .collect();
+                Ok(PyArray1::from_vec(py, v).into_any())
+            }
+            (ActionSpace::Continuous { low, high }, ActionBatch::Continuous { values, dim }) => {
+                let mut v = Vec::with_capacity(self.slots * dim);
+                for i in 0..self.slots {
+                    if active[i] {
+                        v.extend_from_slice(&values[i * dim..(i + 1) * dim]);
+                    } else {
+                        v.extend(low.iter().zip(high).map(|(l, h)| 0.5 * (l + h)));
+                    }
+                }
+                let mut shape = vec![self.slots];
+                shape.extend(&self.spaces.action_shape);
+                let a = PyArray1::from_vec(py, v)
+                    .reshape(shape)
+                    .map_err(fail)?
+                    .into_any();
+                match &self.spaces.action_dtype {
+                    Some(dtype) => a.call_method1("astype", (dtype.bind(py),)).map_err(fail),
+                    None => Ok(a),
+                }
+            }
+            _ => Err(bad(
+                &self.task,
+                "satr passed actions of the wrong kind for the action space".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for PyVectorEnv {
+    fn drop(&mut self) {
+        // Closes the sub-environments (windows, simulators); nothing to do once the
+        // interpreter is shutting down.
+        let _ = Python::try_attach(|py| {
+            let _ = self.env.bind(py).call_method0("close");
+        });
+    }
+}
+
+impl VectorTask for PyVectorEnv {
+    fn slots(&self) -> usize {
+        self.slots
+    }
+
+    fn obs_dim(&self) -> usize {
+        self.spaces.obs_dim
+    }
+
+    fn action_space(&self) -> ActionSpace {
+        self.spaces.space.clone()
+    }
+
+    fn max_episode_steps(&self) -> usize {
+        self.max_steps
+    }
+
+    fn reset(&mut self, keys: &[Option<EpisodeKey>], obs: &mut [f64]) -> Result<(), TaskError> {
+        let mask: Vec<bool> = keys.iter().map(Option::is_some).collect();
+        if !mask.iter().any(|&m| m) {
+            return Ok(());
+        }
+        let seeds = keys.iter().map(|k| k.map(|k| k.seed_u63())).collect();
+        Python::attach(|py| self.reset_masked(py, &mask, seeds, Some(obs)))
+    }
+
+    fn step(
+        &mut self,
+        active: &[bool],
+        actions: ActionBatch<'_>,
+        out: &mut [VectorStep],
+        obs: &mut [f64],
+    ) -> Result<(), TaskError> {
+        Python::attach(|py| self.step_py(py, active, actions, out, obs))
+    }
+}
