@@ -30,10 +30,11 @@ out="$1"; bin="$2"; mpi_bin="${3:-}"
 mkdir -p "$out"
 common=(--quiet --set "run.out_dir=\"$out\"")
 rm -rf "$out/cpu-default" "$out/gpu-host" "$out/mpi2"
-"$bin" train "${common[@]}" --set 'run.name="cpu-default"' >/dev/null
+"$bin" train "${common[@]}" --backend cpu --set 'run.name="cpu-default"' >/dev/null
 "$bin" train "${common[@]}" --backend gpu --set 'gpu.mode="host"' --set generations=8 \
     --set 'run.name="gpu-host"' >/dev/null
 if [ -n "$mpi_bin" ]; then
+    # --backend cpu: with `auto` a machine with a GPU would train these two on it.
     mpirun --allow-run-as-root --oversubscribe -n 2 "$mpi_bin" train "${common[@]}" \
-        --set generations=12 --set 'run.name="mpi2"' >/dev/null
+        --backend cpu --set generations=12 --set 'run.name="mpi2"' >/dev/null
 fi
