@@ -78,7 +78,7 @@ pub mod rng;
 pub mod tasks;
 
 pub use app::observer::GenerationObserver;
-pub use app::{Engines, Metrics, TrainError, Trainer, World};
+pub use app::{Engines, Metrics, Population, Strategy, StrategyError, TrainError, Trainer, World};
 pub use config::{Backend, Config, ConfigError};
 pub use evaluation::{EngineError, PopulationEvaluator, Stepping};
 pub use policy::Policy;

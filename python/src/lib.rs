@@ -1,6 +1,7 @@
 //! `satr._satr`, the extension module of the Python package `satr` (python/pysrc/satr
 //! holds the Python side, which is the public API): training, resuming, evaluating and
-//! exporting runs through satr's application layer (`satr::app`), Gymnasium vector
+//! exporting runs through satr's application layer (`satr::app`), ask/tell
+//! ([`strategy`]: `satr.Strategy`), Gymnasium vector
 //! environments and Python callables as tasks ([`gym`]), and the `satr` command line
 //! (`satr::cli::main`) for the package's console script.
 //!
@@ -14,6 +15,7 @@ mod cli;
 mod convert;
 mod errors;
 mod gym;
+mod strategy;
 mod training;
 
 use crate::cli::cli_main;
@@ -382,5 +384,8 @@ fn _satr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tasks, m)?)?;
     m.add_function(wrap_pyfunction!(toml_loads, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_class::<strategy::PyStrategy>()?;
+    m.add_class::<strategy::PyPopulation>()?;
+    m.add_class::<strategy::PyBuiltinTask>()?;
     Ok(())
 }

@@ -12,7 +12,7 @@ pytest.importorskip("gymnasium")
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("name", ["acrobot.py", "train_plot_export.py"])
+@pytest.mark.parametrize("name", ["acrobot.py", "train_plot_export.py", "ask_tell.py"])
 def test_example_runs(tmp_path, name):
     env = dict(os.environ, SATR_EXAMPLE_TINY="1")
     out = subprocess.run([sys.executable, str(EXAMPLES / name), str(tmp_path)],
@@ -22,5 +22,7 @@ def test_example_runs(tmp_path, name):
     if name == "train_plot_export.py":
         assert (tmp_path / "cartpole-curve.png").stat().st_size > 1000
         assert "returns [" in out.stdout
+    elif name == "ask_tell.py":
+        assert "generation 1:" in out.stdout and "saved and loaded at generation 2" in out.stdout
     else:
         assert "eval return" in out.stdout and "over 2 generations" in out.stdout

@@ -189,6 +189,15 @@ impl Config {
     /// Parses a TOML document, applies `key=value` overrides (dotted keys, TOML values;
     /// a bare word is taken as a string), and validates the result.
     pub fn from_toml_with_overrides(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let cfg = Self::parse_with_overrides(text, overrides)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// [`Config::from_toml_with_overrides`] without the validation (for a caller
+    /// that validates otherwise, as [`crate::app::strategy::Strategy`] does without a
+    /// task).
+    pub fn parse_with_overrides(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
         let base: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let mut table = base.clone();
@@ -199,7 +208,6 @@ impl Config {
             Ok(cfg) => cfg,
             Err(e) => return Err(Self::blame(base, overrides).unwrap_or(e)),
         };
-        cfg.validate()?;
         Ok(cfg)
     }
 
@@ -283,6 +291,13 @@ impl Config {
                 &allowed,
             ));
         }
+        self.validate_settings()
+    }
+
+    /// Checks every value but `task` (which [`Config::validate`] also looks up in the
+    /// registry): what a caller that brings its own environment needs
+    /// ([`crate::app::strategy::Strategy`]).
+    pub fn validate_settings(&self) -> Result<(), ConfigError> {
         if self.generations == 0 {
             return Err(ConfigError::range("generations", 0, ">= 1"));
         }

@@ -11,4 +11,5 @@ mod lockstep;
 mod network_reference;
 mod optimizer;
 mod sampling;
+mod strategy;
 mod tasks;

@@ -10,7 +10,8 @@ Signal-Adaptive Trust Regions, from Python.
 released) on a built-in task, a Gymnasium environment (``"gym:<id>"``) or a callable
 returning a ``gymnasium.vector.VectorEnv``, and writes the same run directory as the
 ``satr train`` command; :class:`Run` reads, resumes, evaluates and exports one.
-Higher fitness (return) is better. :mod:`satr.policy` runs an exported policy with
+:class:`Strategy` is the same optimizer as an ask/tell loop over your own
+environment. Higher fitness (return) is better. :mod:`satr.policy` runs an exported policy with
 numpy alone. The ``satr`` console command is the Rust command line itself.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from . import _satr
 from ._api import Run, tasks, train
+from ._strategy import Population, Strategy
 from ._errors import (
     CheckpointError,
     ConfigError,
@@ -38,6 +40,8 @@ __all__ = [
     "train",
     "Run",
     "tasks",
+    "Strategy",
+    "Population",
     "SatrPolicy",
     "SatrError",
     "ConfigError",
