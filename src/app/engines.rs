@@ -88,12 +88,15 @@ impl<'w> Engines<'w> {
                     tracing::info!(device = %ev.describe(), "backend auto: using the GPU");
                     Ok(ev)
                 }
-                None => {
+                None if cfg!(feature = "gpu") => {
                     tracing::warn!(
                         "backend auto: no hardware GPU adapter found, using the CPU bitset engine"
                     );
                     cpu()
                 }
+                // A build without the GPU backend (the Python wheel, for now) has
+                // nothing to look for: the CPU is the only engine, not a fallback.
+                None => cpu(),
             },
         }
     }
