@@ -77,17 +77,9 @@ impl TaskSpec {
         max_episode_steps: usize,
         make: impl Fn() -> Result<Box<dyn Task>, TaskError> + Send + Sync + 'static,
     ) -> Self {
-        let name = name.into();
         TaskSpec {
-            description: name.clone(),
-            name,
-            obs_dim,
-            action,
-            max_episode_steps,
-            wgsl: None,
-            mujoco: false,
             make: Some(Arc::new(make)),
-            vector: None,
+            ..Self::bare(name.into(), obs_dim, action, max_episode_steps)
         }
     }
 
@@ -102,7 +94,14 @@ impl TaskSpec {
         max_episode_steps: usize,
         make: impl Fn(usize) -> Result<Box<dyn VectorTask>, TaskError> + Send + Sync + 'static,
     ) -> Self {
-        let name = name.into();
+        TaskSpec {
+            vector: Some(Arc::new(make)),
+            ..Self::bare(name.into(), obs_dim, action, max_episode_steps)
+        }
+    }
+
+    /// The sizes alone, with no constructor yet (each public constructor adds one).
+    fn bare(name: String, obs_dim: usize, action: ActionKind, max_episode_steps: usize) -> Self {
         TaskSpec {
             description: name.clone(),
             name,
@@ -112,7 +111,7 @@ impl TaskSpec {
             wgsl: None,
             mujoco: false,
             make: None,
-            vector: Some(Arc::new(make)),
+            vector: None,
         }
     }
 
