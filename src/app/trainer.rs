@@ -99,37 +99,10 @@ impl Trainer {
         evaluator: Box<dyn PopulationEvaluator>,
     ) -> Result<Self, TrainError> {
         let mut t = Trainer::new(ck.config.clone(), task, evaluator)?;
-        let mismatch = |what, found, expected, needed_by: String| TrainError::CheckpointMismatch {
-            what,
-            found,
-            expected,
-            needed_by,
-        };
-        let network = || format!("the config's network (N {})", t.config.network.neurons);
-        if ck.p.len() != t.p.len() {
-            return Err(mismatch("distribution p", ck.p.len(), t.p.len(), network()));
-        }
-        let (saved, dim) = (ck.obs_stats.mean.len(), t.obs_stats.mean.len());
-        if saved != dim || ck.obs_stats.m2.len() != dim {
-            let task = format!("task `{}`, which observes {dim} values,", t.task.name());
-            return Err(mismatch("observation normaliser", saved, dim, task));
-        }
-        let st = &ck.optimizer;
-        for (what, found) in [
-            ("optimizer state m", st.m.len()),
-            ("optimizer state v", st.v.len()),
-        ] {
-            if found != ck.p.len() {
-                return Err(mismatch(what, found, ck.p.len(), network()));
-            }
-        }
-        let p_min = ck.config.optimizer.p_min;
-        if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
-            return Err(TrainError::CheckpointOutOfRange {
-                low: p_min,
-                high: 1.0 - p_min,
-            });
-        }
+        let network = format!("the config's network (N {})", t.config.network.neurons);
+        let dim = t.obs_stats.mean.len();
+        let task = format!("task `{}`, which observes {dim} values,", t.task.name());
+        check_fits(&ck, t.p.len(), dim, &network, &task)?;
         t.p = ck.p;
         t.optimizer.state = ck.optimizer;
         t.obs_stats = ck.obs_stats;
@@ -267,4 +240,48 @@ impl Trainer {
             env_steps_per_s: fit.env_steps as f64 / elapsed.max(1e-9),
         })
     }
+}
+
+/// A checkpoint's arrays fit a network of `coordinates` and observations of `obs_dim`
+/// values (`network` and `observer` name what needs them in the error), and its
+/// probabilities lie inside the configured bounds. Shared by [`Trainer::from_checkpoint`]
+/// and `Strategy::from_checkpoint`.
+pub(crate) fn check_fits(
+    ck: &Checkpoint,
+    coordinates: usize,
+    obs_dim: usize,
+    network: &str,
+    observer: &str,
+) -> Result<(), TrainError> {
+    let mismatch = |what, found, expected, needed_by: &str| TrainError::CheckpointMismatch {
+        what,
+        found,
+        expected,
+        needed_by: needed_by.to_string(),
+    };
+    if ck.p.len() != coordinates {
+        return Err(mismatch("distribution p", ck.p.len(), coordinates, network));
+    }
+    let (mean, m2) = (ck.obs_stats.mean.len(), ck.obs_stats.m2.len());
+    if mean != obs_dim || m2 != obs_dim {
+        let found = if mean != obs_dim { mean } else { m2 };
+        return Err(mismatch("observation normaliser", found, obs_dim, observer));
+    }
+    let st = &ck.optimizer;
+    for (what, found) in [
+        ("optimizer state m", st.m.len()),
+        ("optimizer state v", st.v.len()),
+    ] {
+        if found != ck.p.len() {
+            return Err(mismatch(what, found, ck.p.len(), network));
+        }
+    }
+    let p_min = ck.config.optimizer.p_min;
+    if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
+        return Err(TrainError::CheckpointOutOfRange {
+            low: p_min,
+            high: 1.0 - p_min,
+        });
+    }
+    Ok(())
 }

@@ -167,40 +167,8 @@ impl Strategy {
         };
         let obs_dim = ck.obs_stats.mean.len();
         let mut s = Strategy::new(ck.config.clone(), obs_dim, space)?;
-        let mismatch = |what, found, expected| {
-            StrategyError::Train(TrainError::CheckpointMismatch {
-                what,
-                found,
-                expected,
-                needed_by: "the strategy's network and action space".into(),
-            })
-        };
-        if ck.p.len() != s.p.len() {
-            return Err(mismatch("distribution p", ck.p.len(), s.p.len()));
-        }
-        if ck.obs_stats.m2.len() != obs_dim {
-            return Err(mismatch(
-                "observation normaliser",
-                ck.obs_stats.m2.len(),
-                obs_dim,
-            ));
-        }
-        for (what, found) in [
-            ("optimizer state m", ck.optimizer.m.len()),
-            ("optimizer state v", ck.optimizer.v.len()),
-        ] {
-            if found != ck.p.len() {
-                return Err(mismatch(what, found, ck.p.len()));
-            }
-        }
-        let p_min = ck.config.optimizer.p_min;
-        if ck.p.iter().any(|&x| !(x >= p_min && x <= 1.0 - p_min)) {
-            return Err(TrainError::CheckpointOutOfRange {
-                low: p_min,
-                high: 1.0 - p_min,
-            }
-            .into());
-        }
+        let needed_by = "the strategy's network and action space";
+        super::trainer::check_fits(&ck, s.p.len(), obs_dim, needed_by, needed_by)?;
         s.p = ck.p;
         s.optimizer.state = ck.optimizer;
         s.obs_stats = ck.obs_stats;
