@@ -3,11 +3,9 @@
 use super::*;
 
 /// The `gym:<id>` tasks a command line names (`--set task=...`, the task of its
-/// `--config` file, of the run it resumes, evaluates or exports), with the step limit
-/// its overrides set.
-fn cli_gym_tasks(argv: &[String]) -> (Vec<String>, Option<usize>) {
-    let mut names = Vec::new();
-    let mut steps = None;
+/// `--config` file, of the run it resumes, evaluates or exports), each with the
+/// options its config and overrides set.
+fn cli_gym_tasks(argv: &[String]) -> Vec<(String, TaskOptions)> {
     let value = |i: usize, flag: &str| -> Option<String> {
         let a = &argv[i];
         if a == flag {
@@ -16,37 +14,39 @@ fn cli_gym_tasks(argv: &[String]) -> (Vec<String>, Option<usize>) {
             a.strip_prefix(&format!("{flag}=")).map(str::to_string)
         }
     };
-    let task_of_file = |p: &Path| -> Option<String> {
-        let t: toml::Table = toml::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-        Some(t.get("task")?.as_str()?.to_string())
+    let read = |p: &Path| -> Option<toml::Table> {
+        toml::from_str(&std::fs::read_to_string(p).ok()?).ok()
     };
+    let mut set = Vec::new();
+    let mut tables = Vec::new();
     for i in 0..argv.len() {
-        if let Some(s) = value(i, "--set") {
-            if let Some((k, v)) = s.split_once('=') {
-                let v = convert::lookup(None, &[format!("v={v}")], "v")
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| v.trim().to_string());
-                match k.trim() {
-                    "task" => names.push(v),
-                    "evaluation.max_episode_steps" => steps = v.parse().ok(),
-                    _ => {}
-                }
-            }
-        }
+        set.extend(value(i, "--set"));
         if let Some(p) = value(i, "--config") {
-            names.extend(task_of_file(Path::new(&p)));
+            tables.extend(read(Path::new(&p)));
         }
         for flag in ["--resume", "--checkpoint"] {
             if let Some(p) = value(i, flag) {
                 let ck = satr::checkpoint::resolve(Path::new(&p));
                 if let Ok(dir) = RunDir::of_checkpoint(&ck) {
-                    names.extend(task_of_file(&dir.config_path()));
+                    tables.extend(read(&dir.config_path()));
                 }
             }
         }
     }
-    names.retain(|n| n.starts_with("gym:"));
-    (names, steps)
+    if tables.is_empty() {
+        tables.push(toml::Table::new());
+    }
+    let mut tasks: Vec<(String, TaskOptions)> = Vec::new();
+    for table in &tables {
+        let get = |key: &str| convert::lookup(Some(table), &set, key);
+        let Some(name) = get("task").and_then(|v| v.as_str().map(str::to_string)) else {
+            continue;
+        };
+        if name.starts_with("gym:") && !tasks.iter().any(|(n, _)| *n == name) {
+            tasks.push((name, TaskOptions::read(get)));
+        }
+    }
+    tasks
 }
 
 /// Runs the `satr` command line on `argv` (program name first) and returns its exit
@@ -54,11 +54,9 @@ fn cli_gym_tasks(argv: &[String]) -> (Vec<String>, Option<usize>) {
 #[pyfunction]
 pub(crate) fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
     guarded(py, |py| {
-        let (names, steps) = cli_gym_tasks(&argv);
-        for name in names {
-            let id = name.trim_start_matches("gym:").to_string();
-            if let Err(e) = gym::ensure(py, &name, Source::Gym(id), steps) {
-                eprintln!("error: {e}");
+        for (name, options) in cli_gym_tasks(&argv) {
+            if let Err(e) = register_task(py, &name, None, options) {
+                eprintln!("error: {}", e.value(py));
                 return Ok(1);
             }
         }

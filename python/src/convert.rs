@@ -129,9 +129,14 @@ pub(crate) fn lookup(
     for item in set.iter().rev() {
         if let Some((k, raw)) = item.split_once('=') {
             if k.trim() == key {
-                return toml::from_str::<toml::Table>(&format!("v = {}", raw.trim()))
-                    .ok()
-                    .and_then(|mut t| t.remove("v"));
+                // A bare word is a string, as `--set` takes it.
+                let raw = raw.trim();
+                return Some(
+                    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                        .ok()
+                        .and_then(|mut t| t.remove("v"))
+                        .unwrap_or_else(|| toml::Value::String(raw.to_string())),
+                );
             }
         }
     }

@@ -38,6 +38,7 @@ use satr::{Backend, Config};
 
 use crate::errors::{guarded, panic_message};
 use crate::gym::Source;
+use satr::config::GymVectorization;
 
 /// Logs of satr on stderr: warnings, or what `RUST_LOG` asks. Set up by the first call
 /// that runs anything (the console script's command line sets up its own instead).
@@ -63,11 +64,11 @@ fn register_task(
     py: Python<'_>,
     name: &str,
     callable: Option<&Bound<'_, PyAny>>,
-    configured_steps: Option<usize>,
+    options: TaskOptions,
 ) -> PyResult<()> {
     let source = match (callable, name.strip_prefix("gym:")) {
         (Some(f), _) => Source::Callable(f.clone().unbind()),
-        (None, Some(id)) => Source::Gym(id.to_string()),
+        (None, Some(id)) => Source::Gym(id.to_string(), options.vectorization),
         (None, None) => {
             if name.starts_with("py:") && satr::tasks::registry::lookup(name).is_err() {
                 return Err(errors::new_error(
@@ -82,12 +83,30 @@ fn register_task(
             return Ok(());
         }
     };
-    gym::ensure(py, name, source, configured_steps).map_err(|e| errors::task_error(py, &e))
+    gym::ensure(py, name, source, options.steps).map_err(|e| errors::task_error(py, &e))
 }
 
-fn usize_of(v: Option<toml::Value>) -> Option<usize> {
-    v.and_then(|v| v.as_integer())
-        .and_then(|n| usize::try_from(n).ok())
+/// What registering a Python task reads from its run's config, before the config is
+/// validated (a bad value is then reported by the validation, naming its key).
+pub(crate) struct TaskOptions {
+    /// `evaluation.max_episode_steps`, for an env whose spec has no step limit.
+    steps: Option<usize>,
+    /// `gym.vectorization`, how a `gym:<id>` vector env is built.
+    vectorization: GymVectorization,
+}
+
+impl TaskOptions {
+    /// The options from `get`, a config lookup by dotted key.
+    pub(crate) fn read(get: impl Fn(&str) -> Option<toml::Value>) -> Self {
+        TaskOptions {
+            steps: get("evaluation.max_episode_steps")
+                .and_then(|v| v.as_integer())
+                .and_then(|n| usize::try_from(n).ok()),
+            vectorization: get("gym.vectorization")
+                .and_then(|v| v.try_into().ok())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A folder name for a run of `task` (whose name may hold `:` or `/`): the run
@@ -156,12 +175,8 @@ fn register_run_task(
         .and_then(|t| t.as_str())
         .unwrap_or_default()
         .to_string();
-    let steps = usize_of(convert::lookup(
-        Some(&table),
-        set,
-        "evaluation.max_episode_steps",
-    ));
-    register_task(py, &name, callable, steps)
+    let options = TaskOptions::read(|key| convert::lookup(Some(&table), set, key));
+    register_task(py, &name, callable, options)
 }
 
 fn parse_backend(py: Python<'_>, backend: Option<&str>) -> PyResult<Option<Backend>> {
@@ -237,12 +252,7 @@ fn train(
         let task_name = get("task")
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| Config::default().task);
-        register_task(
-            py,
-            &task_name,
-            callable,
-            usize_of(get("evaluation.max_episode_steps")),
-        )?;
+        register_task(py, &task_name, callable, TaskOptions::read(get))?;
         // A Python task's name may hold `:` or `/`: name the run directory here.
         let named = get("run.name").is_some_and(|v| v.as_str() != Some(""));
         if gym::is_registered(&task_name) && !named {
@@ -367,6 +377,29 @@ fn tasks() -> Vec<String> {
     satr::tasks::available_tasks()
 }
 
+/// The integer seed satr passes to a Python environment's `reset(seed=...)` for the
+/// episode `(seed, generation, member, episode)`: two draws of that episode's reset
+/// stream (SPEC 3), so equal keys give equal seeds.
+#[pyfunction]
+fn episode_seed(seed: u64, generation: u32, member: u32, episode: u32) -> u64 {
+    satr::tasks::EpisodeKey {
+        seed,
+        generation,
+        member,
+        episode,
+    }
+    .seed_u63()
+}
+
+/// Where Python vector envs' time went since the process started (or the last call
+/// with `reset`): `(env_s, bridge_s, calls)`, the seconds inside the environments'
+/// `reset`/`step`, the seconds of the bridge around them, and the calls.
+#[pyfunction]
+#[pyo3(signature = (reset=false))]
+fn bridge_times(reset: bool) -> (f64, f64, u64) {
+    gym::timing::take(reset)
+}
+
 /// A TOML document as a dict.
 #[pyfunction]
 fn toml_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyDict>> {
@@ -382,6 +415,8 @@ fn _satr(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(export, m)?)?;
     m.add_function(wrap_pyfunction!(tasks, m)?)?;
+    m.add_function(wrap_pyfunction!(episode_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(bridge_times, m)?)?;
     m.add_function(wrap_pyfunction!(toml_loads, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_class::<strategy::PyStrategy>()?;

@@ -12,8 +12,14 @@ pytest.importorskip("gymnasium")
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("name", ["acrobot.py", "train_plot_export.py", "ask_tell.py"])
+@pytest.mark.parametrize(
+    "name", ["acrobot.py", "train_plot_export.py", "ask_tell.py", "hopper.py", "atari_ram.py"]
+)
 def test_example_runs(tmp_path, name):
+    if name == "hopper.py":
+        pytest.importorskip("mujoco")
+    if name == "atari_ram.py":
+        pytest.importorskip("ale_py")
     env = dict(os.environ, SATR_EXAMPLE_TINY="1")
     out = subprocess.run([sys.executable, str(EXAMPLES / name), str(tmp_path)],
                          env=env, capture_output=True, text=True, timeout=300)

@@ -102,6 +102,42 @@ impl Default for GpuConfig {
     }
 }
 
+/// How a `gym:<id>` task builds its Gymnasium vector env (`gymnasium.make_vec`'s
+/// `vectorization_mode`). Only the Python package runs such tasks; the core reads the
+/// key so that one config file serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GymVectorization {
+    /// `SyncVectorEnv`: one Python env per member, each reset from its own episode key.
+    #[default]
+    Sync,
+    /// `AsyncVectorEnv`: one process per member, each reset from its own episode key.
+    Async,
+    /// The environment's own vector implementation (Gymnasium's numpy
+    /// `CartPoleVectorEnv`, say): fast, but reset whole, one seed per chunk and
+    /// episode, so a member's episode also depends on the chunk it is in.
+    VectorEntryPoint,
+}
+
+impl GymVectorization {
+    /// `gymnasium.make_vec`'s name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GymVectorization::Sync => "sync",
+            GymVectorization::Async => "async",
+            GymVectorization::VectorEntryPoint => "vector_entry_point",
+        }
+    }
+}
+
+/// Options of `gym:<id>` tasks, the `[gym]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GymConfig {
+    /// How the vector env is built (default `sync`).
+    pub vectorization: GymVectorization,
+}
+
 /// Where and how a run writes its outputs, the `[run]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -154,6 +190,7 @@ pub struct Config {
     pub evaluation: EvaluationConfig,
     pub gpu: GpuConfig,
     pub run: RunConfig,
+    pub gym: GymConfig,
 }
 
 /// The built-in default is the CartPole preset (`configs/cartpole.toml`); the network
@@ -177,6 +214,7 @@ impl Default for Config {
             evaluation: EvaluationConfig::default(),
             gpu: GpuConfig::default(),
             run: RunConfig::default(),
+            gym: GymConfig::default(),
         }
     }
 }

@@ -18,7 +18,7 @@ numpy alone. The ``satr`` console command is the Rust command line itself.
 from __future__ import annotations
 
 from . import _satr
-from ._api import Run, tasks, train
+from ._api import Run, episode_seed, tasks, train
 from ._strategy import Population, Strategy
 from ._errors import (
     CheckpointError,
@@ -40,6 +40,7 @@ __all__ = [
     "train",
     "Run",
     "tasks",
+    "episode_seed",
     "Strategy",
     "Population",
     "SatrPolicy",

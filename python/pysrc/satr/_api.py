@@ -27,6 +27,14 @@ def tasks() -> list[str]:
     return list(_satr.tasks())
 
 
+def episode_seed(seed: int, generation: int, member: int, episode: int) -> int:
+    """The integer seed satr gives a Python environment's ``reset(seed=...)`` for the
+    episode ``(seed, generation, member, episode)`` (train members are ``0..P``, eval
+    members ``P..P+E``): how a run's episodes are keyed, and how an environment of your
+    own can reproduce one."""
+    return int(_satr.episode_seed(seed, generation, member, episode))
+
+
 def _config_args(config: Union[None, PathLike, Mapping[str, Any]]) -> dict[str, Any]:
     if config is None:
         return {}

@@ -52,6 +52,13 @@ def export(
 def tasks() -> list[str]:
     """The task names this process can run."""
 
+def episode_seed(seed: int, generation: int, member: int, episode: int) -> int:
+    """The seed satr passes to ``reset(seed=...)`` for this episode key."""
+
+def bridge_times(reset: bool = False) -> tuple[float, float, int]:
+    """Seconds inside Python vector envs' reset/step, seconds in the bridge around them,
+    and the bridge's calls, since the process started or the last ``reset=True``."""
+
 def toml_loads(text: str) -> dict[str, Any]:
     """A TOML document as a dict."""
 

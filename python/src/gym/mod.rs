@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use satr::config::GymVectorization;
 use satr::tasks::{
     registry, Action, ActionBatch, ActionKind, ActionSpace, EpisodeKey, Step, Task, TaskError,
     TaskSpec, VectorStep, VectorTask,
@@ -26,8 +27,10 @@ use satr::tasks::{
 
 use crate::errors::remember_env_error;
 
+mod direct;
 mod single;
 mod spaces;
+pub(crate) mod timing;
 mod vector;
 
 use self::single::PySingleEnv;
@@ -36,9 +39,10 @@ use self::vector::PyVectorEnv;
 
 /// Where a Python task's environments come from.
 pub(crate) enum Source {
-    /// `gymnasium.make_vec(id, num_envs=n, vectorization_mode="sync",
-    /// vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED})`.
-    Gym(String),
+    /// `gymnasium.make_vec(id, num_envs=n, vectorization_mode=mode)`, with
+    /// `vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED}` for `sync` and
+    /// `async` (a vector entry point takes no vector kwargs).
+    Gym(String, GymVectorization),
     /// A callable `num_envs -> gymnasium.vector.VectorEnv`.
     Callable(Py<PyAny>),
 }
@@ -152,7 +156,7 @@ pub(crate) fn ensure(
         return Ok(());
     }
     let label = match &source {
-        Source::Gym(id) => format!("Gymnasium {id} (sync vector env)"),
+        Source::Gym(id, mode) => format!("Gymnasium {id} ({} vector env)", mode.as_str()),
         Source::Callable(f) => format!("Python callable {}", f.bind(py)),
     };
     entries().lock().unwrap_or_else(|e| e.into_inner()).insert(

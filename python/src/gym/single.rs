@@ -40,7 +40,9 @@ impl Task for PySingleEnv {
     fn reset(&mut self, uniform: &mut dyn FnMut() -> f64) {
         let seed = seed_from_draws(uniform);
         let (env, obs) = (&mut self.env, &mut self.obs);
-        let r = Python::attach(|py| env.reset_masked(py, &[true], vec![Some(seed)], Some(obs)));
+        let r = super::timing::call(|| {
+            Python::attach(|py| env.reset_masked(py, &[true], vec![Some(seed)], Some(obs)))
+        });
         if let Err(e) = r {
             // `Task::reset` cannot fail: the observation is NaN (an invalid member, as
             // SPEC's non-finite rule has it) and the next step reports the error.

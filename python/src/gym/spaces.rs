@@ -21,7 +21,7 @@ pub(super) fn step_limit(
             .ok()
     };
     let mut found = match source {
-        Source::Gym(id) => py
+        Source::Gym(id, _) => py
             .import("gymnasium")
             .and_then(|g| g.call_method1("spec", (id,)))
             .ok()
@@ -55,22 +55,30 @@ pub(super) fn open_env<'py>(
     slots: usize,
 ) -> Result<Bound<'py, PyAny>, TaskError> {
     match source {
-        Source::Gym(id) => {
+        Source::Gym(id, mode) => {
             let made = (|| -> PyResult<Bound<'py, PyAny>> {
                 let gym = py.import("gymnasium")?;
-                let mode = gym
-                    .getattr("vector")?
-                    .getattr("AutoresetMode")?
-                    .getattr("DISABLED")?;
-                let vector_kwargs = PyDict::new(py);
-                vector_kwargs.set_item("autoreset_mode", mode)?;
                 let kwargs = PyDict::new(py);
                 kwargs.set_item("num_envs", slots)?;
-                kwargs.set_item("vectorization_mode", "sync")?;
-                kwargs.set_item("vector_kwargs", vector_kwargs)?;
+                kwargs.set_item("vectorization_mode", mode.as_str())?;
+                if *mode != GymVectorization::VectorEntryPoint {
+                    let disabled = gym
+                        .getattr("vector")?
+                        .getattr("AutoresetMode")?
+                        .getattr("DISABLED")?;
+                    let vector_kwargs = PyDict::new(py);
+                    vector_kwargs.set_item("autoreset_mode", disabled)?;
+                    kwargs.set_item("vector_kwargs", vector_kwargs)?;
+                }
                 gym.call_method("make_vec", (id,), Some(&kwargs))
             })();
-            made.map_err(|e| py_fail(py, task, &format!("gymnasium.make_vec({id:?})"), e))
+            made.map_err(|e| {
+                let call = format!(
+                    "gymnasium.make_vec({id:?}, vectorization_mode={:?})",
+                    mode.as_str()
+                );
+                py_fail(py, task, &call, e)
+            })
         }
         Source::Callable(f) => {
             let f = f.bind(py);

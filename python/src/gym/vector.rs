@@ -1,5 +1,6 @@
 //! A Python vector env driven as a [`VectorTask`].
 
+use super::timing;
 use super::*;
 
 /// A Python vector env driven as a [`VectorTask`].
@@ -12,8 +13,16 @@ pub(super) struct PyVectorEnv {
     /// Whether the env leaves finished sub-environments finished (autoreset
     /// disabled, or a mode it does not declare): satr resets them before a step.
     pub(super) reset_finished: bool,
+    /// Whether the env resets all its sub-environments at once from one seed (its
+    /// `reset` refused a list of seeds, as native vector envs such as Gymnasium's
+    /// `CartPoleVectorEnv` do): satr then resets it whole, seeded from the first key.
+    pub(super) whole: bool,
+    /// The sub-environments of a plain `SyncVectorEnv`, driven one by one (see
+    /// `direct.rs`).
+    pub(super) subs: Option<Vec<Py<PyAny>>>,
     /// Sub-environments that finished and have not been reset since.
     pub(super) finished: Vec<bool>,
+
     /// Steps since each slot's last reset (for error messages).
     pub(super) steps: Vec<u64>,
     /// `numpy.ascontiguousarray`.
@@ -51,19 +60,43 @@ impl PyVectorEnv {
             Ok(!selfreset)
         })()
         .map_err(|e| fail("reading metadata[\"autoreset_mode\"]", e))?;
-        env.call_method0("reset").map_err(|e| fail("reset()", e))?;
+        // One reset of every sub-environment, which also finds out whether the env
+        // resets sub-environments one by one, each from its own seed.
+        let per_slot = (|| -> PyResult<()> {
+            let options = PyDict::new(py);
+            options.set_item("reset_mask", PyArray1::from_vec(py, vec![true; slots]))?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("seed", PyList::new(py, vec![None::<u64>; slots])?)?;
+            kwargs.set_item("options", options)?;
+            env.call_method("reset", (), Some(&kwargs)).map(drop)
+        })();
+        let whole = per_slot.is_err();
+        if whole {
+            env.call_method0("reset").map_err(|e| fail("reset()", e))?;
+        }
         let contiguous = py
             .import("numpy")
             .and_then(|np| np.getattr("ascontiguousarray"))
             .map_err(|e| fail("numpy.ascontiguousarray", e))?
             .unbind();
+        let subs = (|| -> PyResult<Option<Vec<Py<PyAny>>>> {
+            let sync = py.import("gymnasium.vector")?.getattr("SyncVectorEnv")?;
+            if !env.get_type().is(&sync) {
+                return Ok(None);
+            }
+            let envs: Vec<Py<PyAny>> = env.getattr("envs")?.extract()?;
+            Ok((envs.len() == slots).then_some(envs))
+        })()
+        .map_err(|e| fail("reading a SyncVectorEnv's envs", e))?;
         Ok(PyVectorEnv {
             env: env.unbind(),
+            subs,
             task: task.to_string(),
             slots,
             spaces,
             max_steps,
             reset_finished,
+            whole,
             finished: vec![false; slots],
             steps: vec![0; slots],
             contiguous,
@@ -122,6 +155,16 @@ impl PyVectorEnv {
         seeds: Vec<Option<u64>>,
         obs: Option<&mut [f64]>,
     ) -> Result<(), TaskError> {
+        if let Some(subs) = self.subs.take() {
+            let r = self.reset_direct(py, &subs, mask, &seeds, obs);
+            self.subs = Some(subs);
+            r?;
+            self.started(mask);
+            return Ok(());
+        }
+        if self.whole {
+            return self.reset_whole(py, mask, &seeds, obs);
+        }
         let what = "reset(seed=[...], options={\"reset_mask\": ...})";
         let result = (|| -> PyResult<Bound<'_, PyAny>> {
             let mask_array = PyArray1::from_slice(py, mask);
@@ -130,7 +173,7 @@ impl PyVectorEnv {
             let kwargs = PyDict::new(py);
             kwargs.set_item("seed", PyList::new(py, seeds)?)?;
             kwargs.set_item("options", options)?;
-            let out = self.env.bind(py).call_method("reset", (), Some(&kwargs))?;
+            let out = timing::env(|| self.env.bind(py).call_method("reset", (), Some(&kwargs)))?;
             out.get_item(0)
         })()
         .map_err(|e| {
@@ -147,10 +190,43 @@ impl PyVectorEnv {
         if let Some(obs) = obs {
             self.copy_obs(py, &result, mask, obs, what)?;
         }
+        self.started(mask);
+        Ok(())
+    }
+
+    fn started(&mut self, mask: &[bool]) {
         for (i, _) in mask.iter().enumerate().filter(|(_, &on)| on) {
             self.finished[i] = false;
             self.steps[i] = 0;
         }
+    }
+
+    /// `reset(seed=s)` of every sub-environment, `s` the first masked slot's seed.
+    /// Slots outside `mask` are reset too, which the lockstep driver allows: it resets
+    /// every slot it uses at once, at the start of each episode round.
+    fn reset_whole(
+        &mut self,
+        py: Python<'_>,
+        mask: &[bool],
+        seeds: &[Option<u64>],
+        obs: Option<&mut [f64]>,
+    ) -> Result<(), TaskError> {
+        let seed = mask
+            .iter()
+            .zip(seeds)
+            .find(|(&on, _)| on)
+            .and_then(|(_, s)| *s);
+        let what = format!("reset(seed={seed:?})");
+        let kwargs = PyDict::new(py);
+        let result = kwargs
+            .set_item("seed", seed)
+            .and_then(|_| timing::env(|| self.env.bind(py).call_method("reset", (), Some(&kwargs))))
+            .and_then(|out| out.get_item(0))
+            .map_err(|e| py_fail(py, &self.task, &what, e))?;
+        if let Some(obs) = obs {
+            self.copy_obs(py, &result, mask, obs, &what)?;
+        }
+        self.started(mask);
         Ok(())
     }
 
@@ -162,7 +238,12 @@ impl PyVectorEnv {
         out: &mut [VectorStep],
         obs: &mut [f64],
     ) -> Result<(), TaskError> {
-        if self.reset_finished {
+        if let Some(subs) = self.subs.take() {
+            let r = self.step_direct(py, &subs, active, actions, out, obs);
+            self.subs = Some(subs);
+            return r;
+        }
+        if self.reset_finished && !self.whole {
             let stale: Vec<bool> = (0..self.slots)
                 .map(|i| self.finished[i] && !active[i])
                 .collect();
@@ -178,11 +259,8 @@ impl PyVectorEnv {
             .unwrap_or(0);
         let what = format!("step() (episode step {step_no})");
         let fail = |e: PyErr| py_fail(py, &self.task, &what, e);
-        let result = self
-            .env
-            .bind(py)
-            .call_method1("step", (batch,))
-            .map_err(fail)?;
+        let result =
+            timing::env(|| self.env.bind(py).call_method1("step", (batch,))).map_err(fail)?;
         let item = |i: usize| result.get_item(i).map_err(fail);
         let (next, rewards, terms, truncs) = (item(0)?, item(1)?, item(2)?, item(3)?);
         self.copy_obs(py, &next, active, obs, &what)?;
@@ -308,7 +386,7 @@ impl VectorTask for PyVectorEnv {
             return Ok(());
         }
         let seeds = keys.iter().map(|k| k.map(|k| k.seed_u63())).collect();
-        Python::attach(|py| self.reset_masked(py, &mask, seeds, Some(obs)))
+        timing::call(|| Python::attach(|py| self.reset_masked(py, &mask, seeds, Some(obs))))
     }
 
     fn step(
@@ -318,6 +396,6 @@ impl VectorTask for PyVectorEnv {
         out: &mut [VectorStep],
         obs: &mut [f64],
     ) -> Result<(), TaskError> {
-        Python::attach(|py| self.step_py(py, active, actions, out, obs))
+        timing::call(|| Python::attach(|py| self.step_py(py, active, actions, out, obs)))
     }
 }
