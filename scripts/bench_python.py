@@ -16,6 +16,11 @@ The built-in `hopper` needs a satr binary built with `--features mujoco` (the Py
 package is built without MuJoCo) and `eval "$(scripts/setup_mujoco.sh)"`; without
 `--satr-bin` the Hopper pair is skipped. Prints a Markdown table; `--json FILE` also
 writes every run's figures.
+
+`--brax` instead splits the time of `brax:hopper` runs (JAX's step vs satr's
+networks vs the bridge) at P 64 and 256, in the Brax environment (.venv-brax):
+
+    .venv-brax/bin/python scripts/bench_python.py --brax [--steps 50]
 """
 
 from __future__ import annotations
@@ -100,13 +105,50 @@ def gym_run(task: str, overrides: dict, out: Path) -> dict:
     }
 
 
+def brax_split(args) -> int:
+    """One generation of brax:hopper at each population: env-steps/s and the split."""
+    print("| population | N | steps per episode | env-steps/s | JAX env / satr / bridge |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for population in (64, 256):
+            shared = {
+                "population": population,
+                "generations": 2,
+                "network.neurons": 256,
+                "evaluation.eval_members": 4,
+                "evaluation.max_episode_steps": args.steps,
+                "brax.backend": args.backend,
+            }
+            # The first generation compiles (each chunk size once): the second is timed.
+            _satr.bridge_times(True)
+            run = satr.train("brax:hopper", overrides=shared, backend="cpu", out_dir=tmp, progress=False)
+            first, last = run.metrics[0], run.metrics[-1]
+            wall = last["wall_s"] - first["wall_s"]
+            steps = last["env_steps"] - first["env_steps"]
+            env_s, bridge_s, _ = _satr.bridge_times(True)
+            # bridge_times covers both generations: scale by the second's share of the wall.
+            share = wall / last["wall_s"]
+            env, bridge = env_s * share / wall, bridge_s * share / wall
+            print(
+                f"| {population} | 256 | {args.steps} | {steps / wall:.3g} | "
+                f"{env:.0%} / {1 - env - bridge:.0%} / {bridge:.0%} |",
+                flush=True,
+            )
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--brax", action="store_true", help="split brax:hopper runs' time instead")
+    ap.add_argument("--steps", type=int, default=50, help="--brax: episode step limit")
+    ap.add_argument("--backend", default="generalized", help="--brax: Brax backend")
     ap.add_argument("--satr-bin", help="a satr binary with MuJoCo, for the built-in hopper")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", help="run the pairs whose label contains this")
     ap.add_argument("--json", help="write every run's figures here")
     args = ap.parse_args()
+    if args.brax:
+        return brax_split(args)
     rows, record = [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -2,10 +2,10 @@
 
 use super::*;
 
-/// The `gym:<id>` tasks a command line names (`--set task=...`, the task of its
+/// The `gym:<id>` and `brax:<env>` tasks a command line names (`--set task=...`, the task of its
 /// `--config` file, of the run it resumes, evaluates or exports), each with the
 /// options its config and overrides set.
-fn cli_gym_tasks(argv: &[String]) -> Vec<(String, TaskOptions)> {
+fn cli_gym_tasks(argv: &[String]) -> Result<Vec<(String, TaskOptions)>, ConfigError> {
     let value = |i: usize, flag: &str| -> Option<String> {
         let a = &argv[i];
         if a == flag {
@@ -42,11 +42,12 @@ fn cli_gym_tasks(argv: &[String]) -> Vec<(String, TaskOptions)> {
         let Some(name) = get("task").and_then(|v| v.as_str().map(str::to_string)) else {
             continue;
         };
-        if name.starts_with("gym:") && !tasks.iter().any(|(n, _)| *n == name) {
-            tasks.push((name, TaskOptions::read(get)));
+        let python_task = name.starts_with("gym:") || name.starts_with("brax:");
+        if python_task && !tasks.iter().any(|(n, _)| *n == name) {
+            tasks.push((name, TaskOptions::read(get)?));
         }
     }
-    tasks
+    Ok(tasks)
 }
 
 /// Runs the `satr` command line on `argv` (program name first) and returns its exit
@@ -54,7 +55,14 @@ fn cli_gym_tasks(argv: &[String]) -> Vec<(String, TaskOptions)> {
 #[pyfunction]
 pub(crate) fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
     guarded(py, |py| {
-        for (name, options) in cli_gym_tasks(&argv) {
+        let tasks = match cli_gym_tasks(&argv) {
+            Ok(tasks) => tasks,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(2);
+            }
+        };
+        for (name, options) in tasks {
             if let Err(e) = register_task(py, &name, None, options) {
                 eprintln!("error: {}", e.value(py));
                 return Ok(1);

@@ -34,11 +34,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use satr::app::train::TrainArgs;
 use satr::app::{Engines, RunDir, TrainError, World};
-use satr::{Backend, Config};
+use satr::{Backend, Config, ConfigError};
 
 use crate::errors::{guarded, panic_message};
 use crate::gym::Source;
-use satr::config::GymVectorization;
+use satr::config::{BraxBackend, GymVectorization};
 
 /// Logs of satr on stderr: warnings, or what `RUST_LOG` asks. Set up by the first call
 /// that runs anything (the console script's command line sets up its own instead).
@@ -69,6 +69,27 @@ fn register_task(
     let source = match (callable, name.strip_prefix("gym:")) {
         (Some(f), _) => Source::Callable(f.clone().unbind()),
         (None, Some(id)) => Source::Gym(id.to_string(), options.vectorization),
+        (None, None) if name.starts_with("brax:") => {
+            let env = &name["brax:".len()..];
+            let make = py
+                .import("satr.brax")
+                .and_then(|m| m.getattr("vector_env_factory"))
+                .and_then(|f| f.call1((env, options.brax_backend.as_str())))
+                .map_err(|e| {
+                    let text = e.value(py).to_string();
+                    let err = errors::new_error(
+                        py,
+                        "TaskError",
+                        format!(
+                            "task `{name}` (Brax backend {}): {text}",
+                            options.brax_backend.as_str()
+                        ),
+                    );
+                    err.set_cause(py, Some(e));
+                    err
+                })?;
+            Source::Callable(make.unbind())
+        }
         (None, None) => {
             if name.starts_with("py:") && satr::tasks::registry::lookup(name).is_err() {
                 return Err(errors::new_error(
@@ -93,19 +114,32 @@ pub(crate) struct TaskOptions {
     steps: Option<usize>,
     /// `gym.vectorization`, how a `gym:<id>` vector env is built.
     vectorization: GymVectorization,
+    /// `brax.backend`, the physics of a `brax:<env>` task.
+    brax_backend: BraxBackend,
 }
 
 impl TaskOptions {
-    /// The options from `get`, a config lookup by dotted key.
-    pub(crate) fn read(get: impl Fn(&str) -> Option<toml::Value>) -> Self {
-        TaskOptions {
+    /// The options from `get`, a config lookup by dotted key; an option of the wrong
+    /// kind is a config error naming its key (before any environment is built).
+    pub(crate) fn read(get: impl Fn(&str) -> Option<toml::Value>) -> Result<Self, ConfigError> {
+        fn typed<T: serde::de::DeserializeOwned + Default>(
+            get: &impl Fn(&str) -> Option<toml::Value>,
+            key: &str,
+        ) -> Result<T, ConfigError> {
+            match get(key) {
+                None => Ok(T::default()),
+                Some(v) => v
+                    .try_into()
+                    .map_err(|e| ConfigError::Invalid(format!("{key}: {e}"))),
+            }
+        }
+        Ok(TaskOptions {
             steps: get("evaluation.max_episode_steps")
                 .and_then(|v| v.as_integer())
                 .and_then(|n| usize::try_from(n).ok()),
-            vectorization: get("gym.vectorization")
-                .and_then(|v| v.try_into().ok())
-                .unwrap_or_default(),
-        }
+            vectorization: typed(&get, "gym.vectorization")?,
+            brax_backend: typed(&get, "brax.backend")?,
+        })
     }
 }
 
@@ -175,7 +209,8 @@ fn register_run_task(
         .and_then(|t| t.as_str())
         .unwrap_or_default()
         .to_string();
-    let options = TaskOptions::read(|key| convert::lookup(Some(&table), set, key));
+    let options = TaskOptions::read(|key| convert::lookup(Some(&table), set, key))
+        .map_err(|e| errors::config_error(py, &e))?;
     register_task(py, &name, callable, options)
 }
 
@@ -252,7 +287,8 @@ fn train(
         let task_name = get("task")
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| Config::default().task);
-        register_task(py, &task_name, callable, TaskOptions::read(get))?;
+        let options = TaskOptions::read(get).map_err(|e| errors::config_error(py, &e))?;
+        register_task(py, &task_name, callable, options)?;
         // A Python task's name may hold `:` or `/`: name the run directory here.
         let named = get("run.name").is_some_and(|v| v.as_str() != Some(""));
         if gym::is_registered(&task_name) && !named {

@@ -138,6 +138,42 @@ pub struct GymConfig {
     pub vectorization: GymVectorization,
 }
 
+/// Brax's physics backend for a `brax:<env>` task (the Python package's JAX
+/// adapter, `satr.brax`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BraxBackend {
+    /// Brax's default: generalized coordinates.
+    #[default]
+    Generalized,
+    /// Position-based dynamics.
+    Positional,
+    /// Spring-based contacts.
+    Spring,
+    /// MuJoCo XLA.
+    Mjx,
+}
+
+impl BraxBackend {
+    /// Brax's name for it (`brax.envs.get_environment(..., backend=...)`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BraxBackend::Generalized => "generalized",
+            BraxBackend::Positional => "positional",
+            BraxBackend::Spring => "spring",
+            BraxBackend::Mjx => "mjx",
+        }
+    }
+}
+
+/// Options of `brax:<env>` tasks, the `[brax]` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BraxConfig {
+    /// The physics backend (default `generalized`).
+    pub backend: BraxBackend,
+}
+
 /// Where and how a run writes its outputs, the `[run]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -191,6 +227,7 @@ pub struct Config {
     pub gpu: GpuConfig,
     pub run: RunConfig,
     pub gym: GymConfig,
+    pub brax: BraxConfig,
 }
 
 /// The built-in default is the CartPole preset (`configs/cartpole.toml`); the network
@@ -215,6 +252,7 @@ impl Default for Config {
             gpu: GpuConfig::default(),
             run: RunConfig::default(),
             gym: GymConfig::default(),
+            brax: BraxConfig::default(),
         }
     }
 }

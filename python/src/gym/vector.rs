@@ -57,7 +57,13 @@ impl PyVectorEnv {
                 .call_method1("get", ("autoreset_mode",))?;
             let selfreset =
                 mode.eq(modes.getattr("NEXT_STEP")?)? || mode.eq(modes.getattr("SAME_STEP")?)?;
-            Ok(!selfreset)
+            // An env that declares finished sub-environments steppable (satr's Brax
+            // adapter, whose finished states step on harmlessly) needs no resets.
+            let steppable = env
+                .getattr("metadata")?
+                .call_method1("get", ("satr_finished_steppable", false))?
+                .is_truthy()?;
+            Ok(!selfreset && !steppable)
         })()
         .map_err(|e| fail("reading metadata[\"autoreset_mode\"]", e))?;
         // One reset of every sub-environment, which also finds out whether the env
