@@ -150,6 +150,7 @@ def test_an_environment_that_raises_is_a_task_error_naming_it(tmp_path, tiny):
         )
     msg = str(e.value)
     assert "step()" in msg and "episode step 3" in msg and "the simulator blew up" in msg, msg
+    assert "member 0 (sub-environment 0)" in msg, msg
     assert isinstance(e.value.__cause__, RuntimeError)
 
 

@@ -21,7 +21,7 @@ impl PyVectorEnv {
     ) -> Result<(), TaskError> {
         let d = self.spaces.obs_dim;
         for i in (0..self.slots).filter(|&i| mask[i]) {
-            let what = format!("sub-environment {i}: reset(seed={:?})", seeds[i]);
+            let what = format!("{}: reset(seed={:?})", self.slot_name(i), seeds[i]);
             let kwargs = PyDict::new(py);
             let first = kwargs
                 .set_item("seed", seeds[i])
@@ -50,7 +50,8 @@ impl PyVectorEnv {
         let d = self.spaces.obs_dim;
         for i in (0..self.slots).filter(|&i| active[i]) {
             let what = format!(
-                "sub-environment {i}: step() (episode step {})",
+                "{}: step() (episode step {})",
+                self.slot_name(i),
                 self.steps[i] + 1
             );
             let fail = |e: PyErr| py_fail(py, &self.task, &what, e);

@@ -25,6 +25,9 @@ pub(super) struct PyVectorEnv {
 
     /// Steps since each slot's last reset (for error messages).
     pub(super) steps: Vec<u64>,
+    /// The member whose episode each slot runs (for error messages), from the keys
+    /// it was last reset with.
+    pub(super) members: Vec<Option<u32>>,
     /// `numpy.ascontiguousarray`.
     pub(super) contiguous: Py<PyAny>,
 }
@@ -105,6 +108,7 @@ impl PyVectorEnv {
             whole,
             finished: vec![false; slots],
             steps: vec![0; slots],
+            members: vec![None; slots],
             contiguous,
         })
     }
@@ -301,6 +305,14 @@ impl PyVectorEnv {
         Ok(())
     }
 
+    /// Slot `i` as an error message names it: its member, when known.
+    pub(super) fn slot_name(&self, i: usize) -> String {
+        match self.members[i] {
+            Some(m) => format!("member {m} (sub-environment {i})"),
+            None => format!("sub-environment {i}"),
+        }
+    }
+
     pub(super) fn check_len(&self, what: &str, name: &str, len: usize) -> Result<(), TaskError> {
         if len != self.slots {
             return Err(bad(
@@ -392,6 +404,11 @@ impl VectorTask for PyVectorEnv {
             return Ok(());
         }
         let seeds = keys.iter().map(|k| k.map(|k| k.seed_u63())).collect();
+        for (m, k) in self.members.iter_mut().zip(keys) {
+            if let Some(k) = k {
+                *m = Some(k.member);
+            }
+        }
         timing::call(|| Python::attach(|py| self.reset_masked(py, &mask, seeds, Some(obs))))
     }
 
