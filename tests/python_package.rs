@@ -56,6 +56,8 @@ fn python_package_tests_pass() {
             "-m",
             "pytest",
             "python/tests",
+            // The Brax tests run in their own environment (.venv-brax, .ci/run).
+            "--ignore=python/tests/test_brax.py",
             "-q",
             "-p",
             "no:cacheprovider",
