@@ -8,6 +8,8 @@ here are a few members for a few steps."""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,66 @@ def test_bad_names_and_backends_are_clear_errors(tmp_path):
         )
     with pytest.raises(ValueError, match="backend 'warp'"):
         satr_brax.vector_env_factory("hopper", "warp")
+
+
+class PointMass:
+    """A functional JAX environment that is not Brax's: a point on a line pushed by
+    the action, rewarded for staying near 0, done beyond |x| = 2."""
+
+    observation_size = 2
+    action_size = 1
+
+    class State(NamedTuple):
+        obs: Any
+        reward: Any
+        done: Any
+
+    def reset(self, key):
+        import jax
+        import jax.numpy as jnp
+
+        x = jax.random.uniform(key, (), minval=-1.0, maxval=1.0)
+        return self.State(jnp.stack([x, 0.0]), jnp.float32(0.0), jnp.float32(0.0))
+
+    def step(self, state, action):
+        import jax.numpy as jnp
+
+        x, v = state.obs[0], state.obs[1] + 0.1 * action[0]
+        x = x + 0.1 * v
+        return self.State(jnp.stack([x, v]), -x * x, (jnp.abs(x) > 2.0).astype(jnp.float32))
+
+
+def test_any_functional_jax_env_trains_through_jax_vector_env(tmp_path):
+    env = PointMass()
+    overrides = {**SMALL, "evaluation.max_episode_steps": 20, "population": 9, "evaluation.eval_members": 2}
+    runs = [
+        satr.train(
+            lambda n: satr_brax.JaxVectorEnv(env, n, episode_length=20),
+            overrides=overrides,
+            backend="cpu",
+            out_dir=tmp_path,
+            progress=False,
+        )
+        for _ in range(2)
+    ]
+    a, b = (untimed(r.metrics) for r in runs)
+    assert a == b and len(a) == 2
+    # Rewards are -x^2 with |x| <= 2 while the episode lasts: within [-4 * 20, 0].
+    assert all(-80.0 <= m["train_return_min"] <= m["train_return_max"] <= 0.0 for m in a)
+    assert a[-1]["env_steps"] <= 2 * 11 * 20
+
+
+def test_the_console_command_trains_a_brax_task(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    satr_cmd = Path(sys.executable).parent / "satr"
+    sets = {**SMALL, "generations": 1, "evaluation.max_episode_steps": 4,
+            "task": "brax:hopper", "run.out_dir": str(tmp_path), "run.name": "cli"}
+    cmd = [str(satr_cmd), "train", "--backend", "cpu", "--quiet"]
+    for k, v in sets.items():
+        cmd += ["--set", f"{k}={v!r}".replace("'", '"')]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert len(satr.Run(tmp_path / "cli").metrics) == 1

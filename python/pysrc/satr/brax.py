@@ -1,8 +1,9 @@
 """Brax (JAX) environments as satr tasks: ``task = "brax:<env>"``.
 
 A Brax environment is functional (``reset(key) -> state``, ``step(state, action) ->
-state``, the state carrying ``obs``, ``reward`` and ``done``). :class:`BraxVectorEnv`
-vmaps and jits both over the members of a chunk and presents them as a Gymnasium
+state``, the state carrying ``obs``, ``reward`` and ``done``). :class:`JaxVectorEnv`
+vmaps and jits both over the members of a chunk (any such environment;
+:class:`BraxVectorEnv` is Brax's by name) and presents them as a Gymnasium
 ``VectorEnv`` (autoreset disabled), which satr's bridge drives like any other:
 
 - every member's episode starts from its own key: the threefry key whose two words
@@ -32,7 +33,8 @@ BACKENDS = ("generalized", "positional", "spring", "mjx")
 #: Brax's episode length, the step limit when the config sets none.
 EPISODE_LENGTH = 1000
 
-_COMPILED: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+_BRAX: dict[tuple[str, str], Any] = {}
+_COMPILED: dict[int, tuple[Any, Any, Any]] = {}
 
 
 def _import_brax():
@@ -53,14 +55,11 @@ def environments() -> list[str]:
     return sorted(envs._envs)  # the registry `envs.register_environment` fills
 
 
-def _compiled(env_name: str, backend: str):
-    """The environment and its jitted, vmapped reset and step, built once per process
-    and (name, backend): every chunk size then reuses the traced functions."""
+def _brax_env(env_name: str, backend: str):
+    """Brax's environment `env_name` with physics `backend`, built once per process."""
     key = (env_name, backend)
-    if key not in _COMPILED:
+    if key not in _BRAX:
         envs = _import_brax()
-        import jax
-
         if backend not in BACKENDS:
             raise ValueError(f"Brax backend {backend!r} is not one of {', '.join(BACKENDS)}")
         names = environments()
@@ -68,9 +67,19 @@ def _compiled(env_name: str, backend: str):
             raise ValueError(
                 f"no Brax environment is registered as {env_name!r}; there are: {', '.join(names)}"
             )
-        env = envs.get_environment(env_name, backend=backend)
+        _BRAX[key] = envs.get_environment(env_name, backend=backend)
+    return _BRAX[key]
+
+
+def _compiled(env):
+    """`env`'s reset and step, vmapped over members and jitted, once per environment
+    object: every chunk size then reuses the traced functions."""
+    key = id(env)
+    if key not in _COMPILED:
+        import jax
+
         _COMPILED[key] = (env, jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step)))
-    return _COMPILED[key]
+    return _COMPILED[key][1:]
 
 
 def episode_keys(seeds: list[int]) -> np.ndarray:
@@ -79,29 +88,28 @@ def episode_keys(seeds: list[int]) -> np.ndarray:
     return np.stack([(s >> np.uint64(32)).astype(np.uint32), (s & np.uint64(0xFFFFFFFF)).astype(np.uint32)], 1)
 
 
-class BraxVectorEnv:
-    """``num_envs`` copies of a Brax environment stepped as one jitted call, with the
-    Gymnasium VectorEnv interface satr drives (``reset(seed=[...], options={"reset_mask":
-    ...})``, ``step(actions)``, autoreset disabled)."""
+class JaxVectorEnv:
+    """``num_envs`` copies of a functional JAX environment stepped as one jitted call,
+    with the Gymnasium VectorEnv interface satr drives (``reset(seed=[...],
+    options={"reset_mask": ...})``, ``step(actions)``, autoreset disabled).
 
-    def __init__(
-        self,
-        env_name: str,
-        num_envs: int,
-        backend: str = "generalized",
-        episode_length: int = EPISODE_LENGTH,
-    ):
+    ``env`` is any object with ``reset(key) -> state``, ``step(state, action) ->
+    state`` (the state carrying ``obs``, ``reward``, ``done``), ``observation_size`` and
+    ``action_size`` (actions in [-1, 1]), as Brax's environments are:
+    ``satr.train(lambda n: JaxVectorEnv(my_env, n))`` trains on it."""
+
+    def __init__(self, env: Any, num_envs: int, episode_length: int = EPISODE_LENGTH, name: str = "jax"):
         import gymnasium as gym
         from gymnasium.vector import AutoresetMode
 
-        self._env, self._reset, self._step = _compiled(env_name, backend)
+        self._env = env
+        self._reset, self._step = _compiled(env)
         self.num_envs = int(num_envs)
         # Finished states step on harmlessly: satr need not reset them to step the rest.
         self.metadata = {"autoreset_mode": AutoresetMode.DISABLED, "satr_finished_steppable": True}
-        self.spec = types.SimpleNamespace(id=f"brax:{env_name}", max_episode_steps=episode_length)
-        self.backend = backend
+        self.spec = types.SimpleNamespace(id=name, max_episode_steps=episode_length)
         self.episode_length = episode_length
-        obs, act = self._env.observation_size, self._env.action_size
+        obs, act = env.observation_size, env.action_size
         self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (obs,), np.float32)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, (act,), np.float32)
         self._state = None
@@ -154,10 +162,24 @@ class BraxVectorEnv:
         self._state = None
 
 
+class BraxVectorEnv(JaxVectorEnv):
+    """Brax's environment ``env_name`` (physics ``backend``) as a :class:`JaxVectorEnv`."""
+
+    def __init__(
+        self,
+        env_name: str,
+        num_envs: int,
+        backend: str = "generalized",
+        episode_length: int = EPISODE_LENGTH,
+    ):
+        super().__init__(_brax_env(env_name, backend), num_envs, episode_length, name=f"brax:{env_name}")
+        self.backend = backend
+
+
 def vector_env_factory(env_name: str, backend: str = "generalized") -> Callable[[int], BraxVectorEnv]:
     """``num_envs -> BraxVectorEnv``: what a ``brax:<env>`` task is built from. The
     environment is checked (name, backend) here, so a bad one fails before a run."""
-    _compiled(env_name, backend)
+    _brax_env(env_name, backend)
 
     def make(num_envs: int) -> BraxVectorEnv:
         return BraxVectorEnv(env_name, num_envs, backend)
