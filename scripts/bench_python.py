@@ -118,6 +118,7 @@ def brax_split(args) -> int:
                 "evaluation.eval_members": 4,
                 "evaluation.max_episode_steps": args.steps,
                 "brax.backend": args.backend,
+                "evaluation.cost_figures": not args.no_cost_figures,
             }
             # The first generation compiles (each chunk size once): the second is timed.
             _satr.bridge_times(True)
@@ -142,6 +143,8 @@ def main() -> int:
     ap.add_argument("--brax", action="store_true", help="split brax:hopper runs' time instead")
     ap.add_argument("--steps", type=int, default=50, help="--brax: episode step limit")
     ap.add_argument("--backend", default="generalized", help="--brax: Brax backend")
+    ap.add_argument("--no-cost-figures", action="store_true",
+                    help="--brax: evaluation.cost_figures = false (no one-member replay)")
     ap.add_argument("--satr-bin", help="a satr binary with MuJoCo, for the built-in hopper")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", help="run the pairs whose label contains this")

@@ -154,11 +154,15 @@ impl Trainer {
 
     /// What the mode genome of this generation costs to run: the first eval member's
     /// episodes (member `P`, the ones the evaluation just ran) replayed on the CPU with
-    /// every spike counted. `None` without eval members.
+    /// every spike counted. `None` without eval members or with
+    /// `evaluation.cost_figures` off.
     fn eval_cost(&self, max_steps: usize) -> Result<Option<PolicyCost>, TrainError> {
         let cfg = &self.config;
         // A batched-only task has no single-member instance to replay on.
-        if cfg.evaluation.eval_members == 0 || !self.task.per_member() {
+        if cfg.evaluation.eval_members == 0
+            || !self.task.per_member()
+            || !cfg.evaluation.cost_figures
+        {
             return Ok(None);
         }
         let policy = Policy::new(cfg, &self.task, &self.p, &self.obs_stats, self.generation)?;

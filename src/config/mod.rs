@@ -61,6 +61,11 @@ pub struct EvaluationConfig {
     /// How the CPU backend steps tasks: `auto`, `per_member` or `lockstep` (the same
     /// results either way; the GPU's host-task mode always runs in lockstep).
     pub stepping: Stepping,
+    /// Replay the first eval member's episodes each generation to measure the cost
+    /// figures (`spikes_per_step`, ...). Off, those fields are null: for environments
+    /// whose step costs the same for one member as for a batch (JAX, Brax), the replay
+    /// costs as much as the whole population's episodes.
+    pub cost_figures: bool,
 }
 
 impl Default for EvaluationConfig {
@@ -71,6 +76,7 @@ impl Default for EvaluationConfig {
             max_episode_steps: 0,
             clip_obs: 5.0,
             stepping: Stepping::Auto,
+            cost_figures: true,
         }
     }
 }

@@ -206,3 +206,41 @@ fn training_and_eval_report_the_cost() {
     let mean = returns.iter().sum::<f64>() / 3.0;
     assert_eq!(report["mean_return"].as_f64().unwrap(), mean);
 }
+
+#[test]
+fn cost_figures_off_leaves_them_null_and_training_unchanged() {
+    let out = tempfile::tempdir().unwrap();
+    ok(&train(out.path(), "on", 3, &[]));
+    ok(&train(
+        out.path(),
+        "off",
+        3,
+        &["--set", "evaluation.cost_figures=false"],
+    ));
+    let read = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(out.path().join(name).join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (on, off) = (read("on"), read("off"));
+    assert_eq!(on.len(), 3);
+    assert_eq!(on.len(), off.len());
+    let cost = [
+        "spikes_per_step",
+        "firing_rate",
+        "synaptic_ops_per_step",
+        "density",
+    ];
+    for (a, b) in on.iter().zip(&off) {
+        for (k, v) in a.as_object().unwrap() {
+            if cost.contains(&k.as_str()) {
+                assert!(v.is_number(), "{k} on: {a}");
+                assert!(b[k].is_null(), "{k} off: {b}");
+            } else if k != "wall_s" && k != "env_steps_per_s" {
+                assert_eq!(v, &b[k], "{k}");
+            }
+        }
+    }
+}
