@@ -21,7 +21,7 @@ impl PyVectorEnv {
     ) -> Result<(), TaskError> {
         let d = self.spaces.obs_dim;
         for i in (0..self.slots).filter(|&i| mask[i]) {
-            let what = format!("{}: reset(seed={:?})", self.slot_name(i), seeds[i]);
+            let what = || format!("{}: reset(seed={:?})", self.slot_name(i), seeds[i]);
             let kwargs = PyDict::new(py);
             let first = kwargs
                 .set_item("seed", seeds[i])
@@ -29,7 +29,7 @@ impl PyVectorEnv {
                     timing::env(|| subs[i].bind(py).call_method("reset", (), Some(&kwargs)))
                 })
                 .and_then(|out| out.get_item(0))
-                .map_err(|e| py_fail(py, &self.task, &what, e))?;
+                .map_err(|e| py_fail(py, &self.task, &what(), e))?;
             if let Some(obs) = obs.as_deref_mut() {
                 self.copy_row(py, &first, &mut obs[i * d..(i + 1) * d], &what)?;
             }
@@ -49,12 +49,9 @@ impl PyVectorEnv {
     ) -> Result<(), TaskError> {
         let d = self.spaces.obs_dim;
         for i in (0..self.slots).filter(|&i| active[i]) {
-            let what = format!(
-                "{}: step() (episode step {})",
-                self.slot_name(i),
-                self.steps[i] + 1
-            );
-            let fail = |e: PyErr| py_fail(py, &self.task, &what, e);
+            let step = self.steps[i] + 1;
+            let what = || format!("{}: step() (episode step {step})", self.slot_name(i));
+            let fail = |e: PyErr| py_fail(py, &self.task, &what(), e);
             let action = self.action_of(py, actions.get(i)).map_err(fail)?;
             let result =
                 timing::env(|| subs[i].bind(py).call_method1("step", (action,))).map_err(fail)?;
@@ -79,15 +76,7 @@ impl PyVectorEnv {
     fn action_of<'py>(&self, py: Python<'py>, action: Action<'_>) -> PyResult<Bound<'py, PyAny>> {
         match action {
             Action::Discrete(k) => Ok((self.spaces.start + k as i64).into_pyobject(py)?.into_any()),
-            Action::Continuous(v) => {
-                let a = PyArray1::from_slice(py, v)
-                    .reshape(self.spaces.action_shape.clone())?
-                    .into_any();
-                match &self.spaces.action_dtype {
-                    Some(dtype) => a.call_method1("astype", (dtype.bind(py),)),
-                    None => Ok(a),
-                }
-            }
+            Action::Continuous(v) => self.spaces.box_array(py, v.to_vec(), &[]),
         }
     }
 
@@ -97,23 +86,21 @@ impl PyVectorEnv {
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
         row: &mut [f64],
-        what: &str,
+        what: &dyn Fn() -> String,
     ) -> Result<(), TaskError> {
-        let fail = |e: PyErr| py_fail(py, &self.task, what, e);
-        let a = self.array(py, x, "float64").map_err(fail)?;
-        let a: PyReadonlyArrayDyn<'_, f64> = a.extract().map_err(|e: PyErr| fail(e))?;
-        let values = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
-        if values.len() != row.len() {
-            return Err(bad(
-                &self.task,
-                format!(
-                    "{what} returned an observation of shape {:?}; expected {} values",
-                    a.shape(),
-                    row.len()
-                ),
-            ));
-        }
-        row.copy_from_slice(values);
-        Ok(())
+        self.with_values(py, x, "float64", what, |shape, values: &[f64]| {
+            if values.len() != row.len() {
+                return Err(bad(
+                    &self.task,
+                    format!(
+                        "{} returned an observation of shape {shape:?}; expected {} values",
+                        what(),
+                        row.len()
+                    ),
+                ));
+            }
+            row.copy_from_slice(values);
+            Ok(())
+        })
     }
 }

@@ -100,6 +100,24 @@ pub(super) struct Spaces {
     pub(super) action_dtype: Option<Py<PyAny>>,
 }
 
+impl Spaces {
+    /// `values` as the Box's array: of shape `lead` followed by the Box's shape, in
+    /// the Box's dtype.
+    pub(super) fn box_array<'py>(
+        &self,
+        py: Python<'py>,
+        values: Vec<f64>,
+        lead: &[usize],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let shape: Vec<usize> = lead.iter().chain(&self.action_shape).copied().collect();
+        let a = PyArray1::from_vec(py, values).reshape(shape)?.into_any();
+        match &self.action_dtype {
+            Some(dtype) => a.call_method1("astype", (dtype.bind(py),)),
+            None => Ok(a),
+        }
+    }
+}
+
 pub(super) fn read_spaces(
     py: Python<'_>,
     task: &str,

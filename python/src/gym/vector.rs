@@ -125,6 +125,39 @@ impl PyVectorEnv {
         self.contiguous.bind(py).call((x,), Some(&kwargs))
     }
 
+    /// `x` as a contiguous numpy array of `dtype` (numpy's name for `T`), handed to
+    /// `f` as its shape and values; a failed conversion is an error naming `what()`
+    /// (built only then: the direct path calls this for every member's every step).
+    pub(super) fn with_values<T: numpy::Element, R>(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        dtype: &str,
+        what: &dyn Fn() -> String,
+        f: impl FnOnce(&[usize], &[T]) -> Result<R, TaskError>,
+    ) -> Result<R, TaskError> {
+        let fail = |e: PyErr| py_fail(py, &self.task, &what(), e);
+        let a = self.array(py, x, dtype).map_err(fail)?;
+        let a: PyReadonlyArrayDyn<'_, T> = a.extract().map_err(|e: PyErr| fail(e))?;
+        let values = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
+        f(a.shape(), values)
+    }
+
+    /// One value per sub-environment (`name`: rewards, terminations, ...) from `x`.
+    fn per_slot<T: numpy::Element + Copy>(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        dtype: &str,
+        what: &str,
+        name: &str,
+    ) -> Result<Vec<T>, TaskError> {
+        self.with_values(py, x, dtype, &|| what.to_string(), |_, v: &[T]| {
+            self.check_len(what, name, v.len())?;
+            Ok(v.to_vec())
+        })
+    }
+
     /// Copies the observations `x` into the rows of `obs` whose `rows[i]` is set.
     pub(super) fn copy_obs(
         &self,
@@ -134,26 +167,29 @@ impl PyVectorEnv {
         obs: &mut [f64],
         what: &str,
     ) -> Result<(), TaskError> {
-        let fail = |e: PyErr| py_fail(py, &self.task, what, e);
-        let a = self.array(py, x, "float64").map_err(fail)?;
-        let a: PyReadonlyArrayDyn<'_, f64> = a.extract().map_err(|e: PyErr| fail(e))?;
         let d = self.spaces.obs_dim;
-        let shape = a.shape().to_vec();
-        let values = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
-        if shape.first() != Some(&self.slots) || values.len() != self.slots * d {
-            return Err(bad(
-                &self.task,
-                format!(
-                    "{what} returned observations of shape {shape:?}; expected ({}, ...) \
-                     with {d} values per sub-environment",
-                    self.slots
-                ),
-            ));
-        }
-        for (i, _) in rows.iter().enumerate().filter(|(_, &on)| on) {
-            obs[i * d..(i + 1) * d].copy_from_slice(&values[i * d..(i + 1) * d]);
-        }
-        Ok(())
+        self.with_values(
+            py,
+            x,
+            "float64",
+            &|| what.to_string(),
+            |shape, values: &[f64]| {
+                if shape.first() != Some(&self.slots) || values.len() != self.slots * d {
+                    return Err(bad(
+                        &self.task,
+                        format!(
+                            "{what} returned observations of shape {shape:?}; expected ({}, ...) \
+                         with {d} values per sub-environment",
+                            self.slots
+                        ),
+                    ));
+                }
+                for (i, _) in rows.iter().enumerate().filter(|(_, &on)| on) {
+                    obs[i * d..(i + 1) * d].copy_from_slice(&values[i * d..(i + 1) * d]);
+                }
+                Ok(())
+            },
+        )
     }
 
     /// `reset(seed=seeds, options={"reset_mask": mask})`, the returned observation of
@@ -274,23 +310,9 @@ impl PyVectorEnv {
         let item = |i: usize| result.get_item(i).map_err(fail);
         let (next, rewards, terms, truncs) = (item(0)?, item(1)?, item(2)?, item(3)?);
         self.copy_obs(py, &next, active, obs, &what)?;
-        let read_f64 = |x: &Bound<'_, PyAny>, name: &str| -> Result<Vec<f64>, TaskError> {
-            let a = self.array(py, x, "float64").map_err(fail)?;
-            let a: PyReadonlyArrayDyn<'_, f64> = a.extract().map_err(|e: PyErr| fail(e))?;
-            let v = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
-            self.check_len(&what, name, v.len())?;
-            Ok(v.to_vec())
-        };
-        let read_bool = |x: &Bound<'_, PyAny>, name: &str| -> Result<Vec<bool>, TaskError> {
-            let a = self.array(py, x, "bool").map_err(fail)?;
-            let a: PyReadonlyArrayDyn<'_, bool> = a.extract().map_err(|e: PyErr| fail(e))?;
-            let v = a.as_slice().map_err(|e| bad(&self.task, e.to_string()))?;
-            self.check_len(&what, name, v.len())?;
-            Ok(v.to_vec())
-        };
-        let rewards = read_f64(&rewards, "rewards")?;
-        let terms = read_bool(&terms, "terminations")?;
-        let truncs = read_bool(&truncs, "truncations")?;
+        let rewards: Vec<f64> = self.per_slot(py, &rewards, "float64", &what, "rewards")?;
+        let terms: Vec<bool> = self.per_slot(py, &terms, "bool", &what, "terminations")?;
+        let truncs: Vec<bool> = self.per_slot(py, &truncs, "bool", &what, "truncations")?;
         for i in 0..self.slots {
             self.finished[i] = terms[i] || truncs[i];
             self.steps[i] += 1;
@@ -352,16 +374,7 @@ impl PyVectorEnv {
                         v.extend(low.iter().zip(high).map(|(l, h)| 0.5 * (l + h)));
                     }
                 }
-                let mut shape = vec![self.slots];
-                shape.extend(&self.spaces.action_shape);
-                let a = PyArray1::from_vec(py, v)
-                    .reshape(shape)
-                    .map_err(fail)?
-                    .into_any();
-                match &self.spaces.action_dtype {
-                    Some(dtype) => a.call_method1("astype", (dtype.bind(py),)).map_err(fail),
-                    None => Ok(a),
-                }
+                self.spaces.box_array(py, v, &[self.slots]).map_err(fail)
             }
             _ => Err(bad(
                 &self.task,
