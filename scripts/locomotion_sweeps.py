@@ -15,11 +15,11 @@ Run the sweeps from the repository root with a MuJoCo build (`cargo build --rele
 file layout is scripts/small_population_sweeps.py's.
 """
 
-import json
 import sys
 from pathlib import Path
 
-from small_population_sweeps import header, setting_name, val, variant
+import small_population_sweeps as shared
+from small_population_sweeps import header, setting_name, variant
 
 OUT = Path("configs/sweeps/locomotion")
 BASE = "configs/hopper.toml"
@@ -30,7 +30,6 @@ TUNE_POPULATION = 64
 TUNE_SEEDS = [100, 101]
 STUDY_POPULATIONS = [64, 256]
 STUDY_SEEDS = [0, 1, 2]
-GENERATION_CAP = 5000
 
 # name, fixed overrides, the one tuned knob, its three settings. The default SATR
 # (the Hopper preset's epsilon 10 in the middle) and the small-population study's best
@@ -50,11 +49,7 @@ PUBLISHED_EC = (setting_name("ec", "optimizer.lr", 0.15), {"optimizer.rule": "ec
 
 
 def settings(population):
-    lines = ["[set]", f"generations = {GENERATION_CAP}   # a cap: the env-step budget ends each run",
-             f'"run.max_env_steps" = {BUDGET}', f"population = {population}",
-             '"run.checkpoint_every" = 5']
-    lines += [f'"{k}" = {val(v)}' for k, v in EXTRA.items()]
-    return lines + ["", "[axes]", "rule = ["]
+    return shared.settings(EXTRA, BUDGET, population, checkpoint_every=5)
 
 
 def tune():
@@ -73,16 +68,7 @@ def tune():
 
 
 def best_settings(summary_path):
-    cells = json.loads(Path(summary_path).read_text())["cells"]
-    score = {dict(c["values"]).get("rule"): c["final_return"]["mean"]
-             for c in cells if c["final_return"] is not None}
-    best = []
-    for name, fixed, knob, values in RULES:
-        scored = [(score[setting_name(name, knob, v)], v) for v in values
-                  if setting_name(name, knob, v) in score]
-        if scored:
-            _, v = max(scored)
-            best.append((setting_name(name, knob, v), {**fixed, knob: v}))
+    best = shared.best_settings(summary_path, RULES)
     if PUBLISHED_EC[0] not in [n for n, _ in best]:
         best.insert(0, PUBLISHED_EC)
     return best

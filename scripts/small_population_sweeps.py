@@ -92,10 +92,10 @@ def header(comment, seeds, out, base, target):
     return lines
 
 
-def settings(extra, budget, population):
+def settings(extra, budget, population, checkpoint_every=50):
     lines = ["[set]", f"generations = {GENERATION_CAP}   # a cap: the env-step budget ends each run",
              f'"run.max_env_steps" = {budget}', f"population = {population}",
-             '"run.checkpoint_every" = 50']
+             f'"run.checkpoint_every" = {checkpoint_every}']
     lines += [f'"{k}" = {val(v)}' for k, v in extra.items()]
     return lines + ["", "[axes]", "rule = ["]
 
@@ -119,7 +119,8 @@ def tune():
         (OUT / f"{task}-tune.toml").write_text("\n".join(lines) + "\n")
 
 
-def best_settings(summary_path):
+def best_settings(summary_path, rules=RULES):
+    """Each rule's setting with the best mean final return in the sweep summary."""
     cells = json.loads(Path(summary_path).read_text())["cells"]
     score = {}
     for c in cells:
@@ -127,7 +128,7 @@ def best_settings(summary_path):
         if c["final_return"] is not None:
             score[name] = c["final_return"]["mean"]
     best = []
-    for name, fixed, knob, values in RULES:
+    for name, fixed, knob, values in rules:
         scored = [(score[setting_name(name, knob, v)], v) for v in values
                   if setting_name(name, knob, v) in score]
         if not scored:
