@@ -70,25 +70,8 @@ fn register_task(
         (Some(f), _) => Source::Callable(f.clone().unbind()),
         (None, Some(id)) => Source::Gym(id.to_string(), options.vectorization),
         (None, None) if name.starts_with("brax:") => {
-            let env = &name["brax:".len()..];
-            let make = py
-                .import("satr.brax")
-                .and_then(|m| m.getattr("vector_env_factory"))
-                .and_then(|f| f.call1((env, options.brax_backend.as_str())))
-                .map_err(|e| {
-                    let text = e.value(py).to_string();
-                    let err = errors::new_error(
-                        py,
-                        "TaskError",
-                        format!(
-                            "task `{name}` (Brax backend {}): {text}",
-                            options.brax_backend.as_str()
-                        ),
-                    );
-                    err.set_cause(py, Some(e));
-                    err
-                })?;
-            Source::Callable(make.unbind())
+            gym::brax_source(py, name, options.brax_backend.as_str())
+                .map_err(|e| errors::task_error(py, &e))?
         }
         (None, None) => {
             if name.starts_with("py:") && satr::tasks::registry::lookup(name).is_err() {

@@ -85,6 +85,20 @@ pub(crate) fn callable_name(f: &Bound<'_, PyAny>) -> PyResult<String> {
     })
 }
 
+/// The source of a `brax:<env>` task: `satr.brax.vector_env_factory(env, backend)`,
+/// which checks the name and the backend.
+pub(crate) fn brax_source(py: Python<'_>, name: &str, backend: &str) -> Result<Source, TaskError> {
+    let env = name.trim_start_matches("brax:");
+    py.import("satr.brax")
+        .and_then(|m| m.getattr("vector_env_factory"))
+        .and_then(|f| f.call1((env, backend)))
+        .map(|make| Source::Callable(make.unbind()))
+        .map_err(|e| {
+            let call = format!("satr.brax.vector_env_factory({env:?}, backend={backend:?})");
+            py_fail(py, name, &call, e)
+        })
+}
+
 /// A failed Python call as a task error naming the task and what was called; the
 /// exception itself is kept to be the `__cause__` of the `satr.TaskError`.
 fn py_fail(py: Python<'_>, task: &str, what: &str, err: PyErr) -> TaskError {
