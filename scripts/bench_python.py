@@ -41,10 +41,18 @@ from satr import _satr
 #: (label, built-in task, Gymnasium task, overrides shared by both, Gymnasium-only overrides)
 PAIRS = [
     (
-        "CartPole P 1024",
+        "CartPole P 1024, 10 generations",
         "cartpole",
         "gym:CartPole-v1",
         {"population": 1024, "generations": 10, "seed": 0},
+        {"gym.vectorization": "vector_entry_point"},
+    ),
+    (
+        # Training to the 500 cap: episodes grow long, and the networks' share with them.
+        "CartPole P 1024, 30 generations",
+        "cartpole",
+        "gym:CartPole-v1",
+        {"population": 1024, "generations": 30, "seed": 0},
         {"gym.vectorization": "vector_entry_point"},
     ),
     (
@@ -147,7 +155,7 @@ def main() -> int:
                     help="--brax: evaluation.cost_figures = false (no one-member replay)")
     ap.add_argument("--satr-bin", help="a satr binary with MuJoCo, for the built-in hopper")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", help="run the pairs whose label contains this")
+    ap.add_argument("--only", help="run the pair of this label, or else those whose label contains it")
     ap.add_argument("--json", help="write every run's figures here")
     args = ap.parse_args()
     if args.brax:
@@ -156,7 +164,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for label, builtin, gym_task, shared, extra in PAIRS:
-            if args.only and args.only not in label:
+            exact = any(p[0] == args.only for p in PAIRS)
+            if args.only and (label != args.only if exact else args.only not in label):
                 continue
             if builtin not in satr.tasks() and not args.satr_bin:
                 print(f"skipped {label}: the built-in {builtin} needs --satr-bin", file=sys.stderr)

@@ -262,6 +262,35 @@ fn a_task_with_its_own_batched_constructor_runs_in_lockstep_by_default() {
     assert!(e.to_string().contains("lockstep-batched"), "{e}");
 }
 
+#[test]
+fn more_members_than_one_chunk_run_in_equal_chunks_with_the_per_member_outcomes() {
+    let chunk = satr::cpu::evaluator::LOCKSTEP_CHUNK;
+    let slots = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = slots.clone();
+    let cartpole = || satr::tasks::make_task("cartpole");
+    let native = TaskSpec::new("lockstep-chunks", 4, ActionKind::Discrete(2), 500, cartpole)
+        .with_vector(move |n| {
+            s.lock().unwrap().push(n);
+            Ok(Box::new(TaskBatch::new(n, &cartpole)?))
+        });
+    let (mut net, p, stats) = setup(&native, 7);
+    net.neurons = 9;
+    let shape = satr::network::Shape::new(&net, 4, 2);
+    let p = p[..shape.layout().len()].to_vec();
+    let th = distribution::thresholds(&p);
+    let norm = Normalizer::from_stats(&stats, 5.0);
+    // One more train member than a chunk holds, and eval members: two chunks.
+    let population = chunk + 1;
+    let req = GenerationRequest::new(4, 2, &p, &th, &norm, population, 12).with_eval(5, 1);
+    let mut lock = CpuEvaluator::for_task(&net, &native, Stepping::Lockstep).unwrap();
+    let mut per = CpuEvaluator::for_task(&net, &native, Stepping::PerMember).unwrap();
+    let a = lock.evaluate(&req).unwrap();
+    assert_eq!(fitness_bits(&a), fitness_bits(&per.evaluate(&req).unwrap()));
+    assert_eq!(a.train.len(), population);
+    // One batched task, built once, of half the members rounded up.
+    assert_eq!(*slots.lock().unwrap(), vec![(population + 5).div_ceil(2)]);
+}
+
 /// Whole runs through the library: the same metrics (wall-clock fields aside) and
 /// the same final distribution whichever way the CPU steps the tasks.
 #[test]
