@@ -1,46 +1,165 @@
 #!/usr/bin/env python3
-"""Copies the finished runs of a locomotion sweep (metrics.jsonl, config.toml) into
-docs/results/locomotion/<sweep>/ and prints a Markdown table of them: final return
-(mean eval return of the last 5 generations), best, when the eval return first reached
-1000 / 2000 / 3000 (generation, env steps), and the last generation's diagnostics.
-For sweeps still running; `satr sweep` writes the full summary when a sweep ends.
+"""Tables of the locomotion study (issue #21), standard library only.
 
-    scripts/locomotion_status.py sweeps/locomotion/hopper-tune 8000000
+    scripts/locomotion_status.py SWEEP_DIR BUDGET
+        Copies the finished runs of a sweep (metrics.jsonl, config.toml) into
+        docs/results/locomotion/<sweep>/ and prints two Markdown tables: one row per
+        run (final return = mean eval return of the last 5 generations, best, when the
+        eval return first reached 1000 / 2000 / 3000, the last generation's
+        diagnostics), and one row per cell over its finished seeds. Works while the
+        sweep runs; `satr sweep` writes its own summary.json when it ends.
+
+    scripts/locomotion_status.py --ppo SATR_CELL_DIR PPO_JSONL [PPO_JSONL ...]
+        The speed claim: wall time and env steps to each return level reached, for the
+        seeds of one satr cell (a directory of seed-* runs) and the PPO-LSTM runs of
+        scripts/ppo_lstm.py, and the ratio of the medians (PPO / satr: "x times faster
+        at matched return").
 """
 
 import json
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
+THRESHOLDS = (1000, 2000, 3000)
+LAST = 5
 
-def main():
-    sweep, budget = Path(sys.argv[1]), int(sys.argv[2])
+
+def load(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def first_at(ms, t):
+    """The first record whose eval return reaches `t`, or None."""
+    return next((m for m in ms if m["eval_return"] >= t), None)
+
+
+def drawdown(ms, start_at):
+    """satr's sweep summary's drawdown: from the first generation reaching `start_at`,
+    the largest fall of the eval return below its best so far, relative to that best."""
+    evals = [m["eval_return"] for m in ms]
+    start = next((i for i, e in enumerate(evals) if e >= start_at), None)
+    if start is None:
+        return None
+    best, worst = float("-inf"), 0.0
+    for e in evals[start:]:
+        best = max(best, e)
+        worst = max(worst, (best - e) / abs(best) if best else best - e)
+    return worst
+
+
+def final(ms):
+    return sum(m["eval_return"] for m in ms[-LAST:]) / len(ms[-LAST:])
+
+
+def fmt(v, spec=".3g"):
+    return "-" if v is None else format(v, spec)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def run_rows(sweep, budget):
+    """Copies the finished runs and prints one row each; returns {cell: [metrics]}."""
     dest = Path("docs/results/locomotion") / sweep.name
+    cells = {}
     print("| cell | seed | env steps | final return | best | 1000 at | 2000 at | 3000 at | entropy | clip fraction | kl |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(sweep.glob("*/seed-*")):
-        lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
-        ms = [json.loads(line) for line in lines]
+        ms = load(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
         if not ms or ms[-1]["env_steps"] < budget:
             continue
         out = dest / run.parent.name / run.name
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(run / "metrics.jsonl", out / "metrics.jsonl")
         shutil.copy(run / "config.toml", out / "config.toml")
-        last = ms[-5:]
+        cells.setdefault(run.parent.name, []).append(ms)
 
         def hit(t):
-            m = next((m for m in ms if m["eval_return"] >= t), None)
+            m = first_at(ms, t)
             return f"g{m['generation']}, {m['env_steps'] / 1e6:.2f} M" if m else "-"
 
-        fmt = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
         print(
-            f"| {run.parent.name} | {run.name[5:]} | {ms[-1]['env_steps']:,} | "
-            f"{sum(m['eval_return'] for m in last) / len(last):.0f} | "
+            f"| {run.parent.name} | {run.name[5:]} | {ms[-1]['env_steps']:,} | {final(ms):.0f} | "
             f"{max(m['eval_return'] for m in ms):.0f} | {hit(1000)} | {hit(2000)} | {hit(3000)} | "
             f"{fmt(ms[-1].get('entropy'))} | {fmt(ms[-1].get('clip_fraction'))} | {fmt(ms[-1].get('kl'))} |"
         )
+    return cells
+
+
+def cell_rows(cells):
+    """One row per cell: final return over seeds, success and median time to each
+    threshold among the seeds that reached it, worst drawdown after first reaching
+    1000, and the last generation's diagnostics averaged over seeds."""
+    print()
+    print(
+        "| cell | seeds | final return mean ± std (min) | "
+        + " | ".join(f"{t}: reached, median gen / M steps / wall s" for t in THRESHOLDS)
+        + " | worst drawdown after 1000 | entropy | clip fraction | kl | kl budget |"
+    )
+    print("|---|---|---|" + "---|" * len(THRESHOLDS) + "---|---|---|---|---|")
+    for cell, runs in sorted(cells.items()):
+        finals = [final(ms) for ms in runs]
+        std = statistics.stdev(finals) if len(finals) > 1 else None
+        parts = []
+        for t in THRESHOLDS:
+            hits = [m for m in (first_at(ms, t) for ms in runs) if m]
+            if hits:
+                parts.append(
+                    f"{len(hits)}/{len(runs)}, g{median([m['generation'] for m in hits]):.0f} / "
+                    f"{median([m['env_steps'] for m in hits]) / 1e6:.2f} / "
+                    f"{median([m['wall_s'] for m in hits]):.0f}"
+                )
+            else:
+                parts.append(f"0/{len(runs)}")
+        downs = [d for d in (drawdown(ms, 1000) for ms in runs) if d is not None]
+
+        def end(key):
+            vals = [ms[-1][key] for ms in runs if ms[-1].get(key) is not None]
+            return statistics.mean(vals) if vals else None
+
+        print(
+            f"| {cell} | {len(runs)} | {statistics.mean(finals):.0f} ± {fmt(std, '.0f')} "
+            f"({min(finals):.0f}) | " + " | ".join(parts) + f" | {fmt(max(downs) if downs else None, '.2f')} | "
+            f"{fmt(end('entropy'))} | {fmt(end('clip_fraction'))} | {fmt(end('kl'))} | "
+            f"{fmt(end('kl_budget'))} |"
+        )
+
+
+def ppo_rows(cell_dir, ppo_files):
+    satr = [load(r / "metrics.jsonl") for r in sorted(Path(cell_dir).glob("seed-*"))]
+    ppo = [load(f) for f in ppo_files]
+    top = min(max(max(m["eval_return"] for m in ms) for ms in satr),
+              max(max(m["eval_return"] for m in ms) for ms in ppo))
+    levels = [r for r in range(500, int(top) + 1, 500)]
+    print(f"satr: {cell_dir} ({len(satr)} seeds); PPO-LSTM: {len(ppo)} runs")
+    print()
+    print("| eval return | satr: reached, median wall s / M steps | PPO-LSTM: reached, median wall s / M steps | wall-time ratio PPO / satr |")
+    print("|---|---|---|---|")
+    for level in levels:
+        row = []
+        walls = []
+        for runs in (satr, ppo):
+            hits = [m for m in (first_at(ms, level) for ms in runs) if m]
+            w = median([m["wall_s"] for m in hits])
+            walls.append(w)
+            row.append(
+                f"{len(hits)}/{len(runs)}"
+                + (f", {w:.0f} / {median([m['env_steps'] for m in hits]) / 1e6:.2f}" if hits else "")
+            )
+        ratio = walls[1] / walls[0] if None not in walls and walls[0] > 0 else None
+        print(f"| {level} | {row[0]} | {row[1]} | {fmt(ratio, '.2f')} |")
+
+
+def main():
+    if sys.argv[1:2] == ["--ppo"] and len(sys.argv) >= 4:
+        ppo_rows(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) == 3:
+        cell_rows(run_rows(Path(sys.argv[1]), int(sys.argv[2])))
+    else:
+        sys.exit(__doc__)
 
 
 if __name__ == "__main__":
