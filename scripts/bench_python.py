@@ -38,6 +38,14 @@ from pathlib import Path
 import satr
 from satr import _satr
 
+HOPPER = {
+    "population": 256,
+    "generations": 2,
+    "seed": 0,
+    "network.neurons": 256,
+    "evaluation.eval_members": 4,
+}
+
 #: (label, built-in task, Gymnasium task, overrides shared by both, Gymnasium-only overrides)
 PAIRS = [
     (
@@ -66,14 +74,15 @@ PAIRS = [
         "Hopper P 256",
         "hopper",
         "gym:Hopper-v5",
-        {
-            "population": 256,
-            "generations": 2,
-            "seed": 0,
-            "network.neurons": 256,
-            "evaluation.eval_members": 4,
-        },
+        HOPPER,
         {},
+    ),
+    (
+        "Hopper P 256, 2 step threads",
+        "hopper",
+        "gym:Hopper-v5",
+        HOPPER,
+        {"gym.step_threads": 2},
     ),
 ]
 

@@ -87,7 +87,8 @@ fn register_task(
             return Ok(());
         }
     };
-    gym::ensure(py, name, source, options.steps).map_err(|e| errors::task_error(py, &e))
+    gym::ensure(py, name, source, options.steps, options.step_threads)
+        .map_err(|e| errors::task_error(py, &e))
 }
 
 /// What registering a Python task reads from its run's config, before the config is
@@ -99,6 +100,9 @@ pub(crate) struct TaskOptions {
     vectorization: GymVectorization,
     /// `brax.backend`, the physics of a `brax:<env>` task.
     brax_backend: BraxBackend,
+    /// `gym.step_threads`, the threads that step a `SyncVectorEnv`'s sub-environments
+    /// (at least 1 here; the validation reports a value out of range).
+    step_threads: usize,
 }
 
 impl TaskOptions {
@@ -122,6 +126,9 @@ impl TaskOptions {
                 .and_then(|n| usize::try_from(n).ok()),
             vectorization: typed(&get, "gym.vectorization")?,
             brax_backend: typed(&get, "brax.backend")?,
+            step_threads: typed::<Option<usize>>(&get, "gym.step_threads")?
+                .unwrap_or(1)
+                .max(1),
         })
     }
 }

@@ -110,14 +110,15 @@ def test_callable_run_resumes_with_the_callable_again(tmp_path, tiny):
 
 class Faulty(gym.Env):
     """A Box(4) / Discrete(2) environment without a step limit that raises on its
-    third step, or that observes a Discrete space (`discrete_obs`)."""
+    third step (unless not `blows`), or that observes a Discrete space
+    (`discrete_obs`)."""
 
-    def __init__(self, discrete_obs=False, wrong_obs=False):
+    def __init__(self, discrete_obs=False, wrong_obs=False, blows=True):
         self.observation_space = (
             gym.spaces.Discrete(3) if discrete_obs else gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         )
         self.action_space = gym.spaces.Discrete(2)
-        self.wrong_obs = wrong_obs
+        self.wrong_obs, self.blows = wrong_obs, blows
         self.t = 0
 
     def reset(self, *, seed=None, options=None):
@@ -130,7 +131,7 @@ class Faulty(gym.Env):
 
     def step(self, action):
         self.t += 1
-        if self.t == 3 and not self.wrong_obs:
+        if self.t == 3 and self.blows and not self.wrong_obs:
             raise RuntimeError("the simulator blew up")
         return self._obs(), 1.0, False, False, {}
 
@@ -151,6 +152,58 @@ def test_an_environment_that_raises_is_a_task_error_naming_it(tmp_path, tiny):
     msg = str(e.value)
     assert "step()" in msg and "episode step 3" in msg and "the simulator blew up" in msg, msg
     assert "member 0 (sub-environment 0)" in msg, msg
+    assert isinstance(e.value.__cause__, RuntimeError)
+
+
+def test_step_threads_give_the_same_metrics(tmp_path, tiny):
+    """`gym.step_threads` steps a SyncVectorEnv's live sub-environments on several
+    threads, each its share: the metrics are one thread's, at shares that do not
+    divide the members (13 + 3), for Pendulum and, where MuJoCo is installed, for
+    Hopper, whose mj_step releases the GIL."""
+    over = {**tiny, "population": 13, "evaluation.eval_members": 3, "evaluation.max_episode_steps": 30}
+    tasks = ["gym:Pendulum-v1"]
+    try:
+        import mujoco  # noqa: F401
+
+        tasks.append("gym:Hopper-v5")
+    except ImportError:
+        pass
+    for task in tasks:
+        ref = satr.train(task, overrides=over, backend="cpu", out_dir=tmp_path, progress=False)
+        assert ref.config["gym"]["step_threads"] == 1
+        for threads in (2, 3, 16):
+            run = satr.train(
+                task,
+                overrides={**over, "gym.step_threads": threads},
+                backend="cpu",
+                out_dir=tmp_path,
+                progress=False,
+            )
+            assert run.config["gym"]["step_threads"] == threads
+            assert untimed(run.metrics) == untimed(ref.metrics), (task, threads)
+    with pytest.raises(satr.ConfigError, match="gym.step_threads"):
+        satr.train(
+            "gym:Pendulum-v1", overrides={**over, "gym.step_threads": 0}, backend="cpu", out_dir=tmp_path
+        )
+
+
+def test_a_failure_on_another_step_thread_names_its_member(tmp_path, tiny):
+    """With two step threads, the last two of 10 sub-environments (the second thread's
+    share) raise: the error names the first of them, as one thread would."""
+
+    def blows_only_late(num_envs):
+        return SyncVectorEnv([lambda i=i: Faulty(blows=i >= num_envs - 2) for i in range(num_envs)])
+
+    with pytest.raises(satr.TaskError) as e:
+        satr.train(
+            blows_only_late,
+            overrides={**tiny, "evaluation.max_episode_steps": 20, "gym.step_threads": 2},
+            backend="cpu",
+            out_dir=tmp_path,
+            progress=False,
+        )
+    msg = str(e.value)
+    assert "member 8 (sub-environment 8)" in msg and "the simulator blew up" in msg, msg
     assert isinstance(e.value.__cause__, RuntimeError)
 
 

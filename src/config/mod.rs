@@ -137,11 +137,28 @@ impl GymVectorization {
 }
 
 /// Options of `gym:<id>` tasks, the `[gym]` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GymConfig {
     /// How the vector env is built (default `sync`).
     pub vectorization: GymVectorization,
+    /// Threads that step the live sub-environments of a plain `SyncVectorEnv`, each
+    /// taking its share (default 1). A simulator that releases the GIL while it steps
+    /// (MuJoCo) then runs on several cores; sub-environments must share no mutable
+    /// state, or their episodes would depend on the threads' interleaving.
+    pub step_threads: usize,
+}
+
+/// Most `gym.step_threads`.
+pub const MAX_STEP_THREADS: usize = 256;
+
+impl Default for GymConfig {
+    fn default() -> Self {
+        GymConfig {
+            vectorization: GymVectorization::default(),
+            step_threads: 1,
+        }
+    }
 }
 
 /// Brax's physics backend for a `brax:<env>` task (the Python package's JAX
@@ -420,6 +437,13 @@ impl Config {
                     "a finite number",
                 ));
             }
+        }
+        if !(1..=MAX_STEP_THREADS).contains(&self.gym.step_threads) {
+            return Err(ConfigError::range(
+                "gym.step_threads",
+                self.gym.step_threads,
+                &format!("1..={MAX_STEP_THREADS}"),
+            ));
         }
         if self.run.max_env_steps == Some(0) {
             return Err(ConfigError::range(

@@ -37,7 +37,10 @@ impl PyVectorEnv {
         Ok(())
     }
 
-    /// Steps every active sub-environment by its action.
+    /// Steps every active sub-environment by its action: on `step_threads` threads,
+    /// each with its own share of them, when there are that many. Each thread holds
+    /// the GIL only while it runs Python, so a simulator that releases it while it
+    /// steps (MuJoCo's `mj_step`) runs on several cores at once.
     pub(super) fn step_direct(
         &mut self,
         py: Python<'_>,
@@ -48,25 +51,97 @@ impl PyVectorEnv {
         obs: &mut [f64],
     ) -> Result<(), TaskError> {
         let d = self.spaces.obs_dim;
-        for i in (0..self.slots).filter(|&i| active[i]) {
+        let live: Vec<usize> = (0..self.slots).filter(|&i| active[i]).collect();
+        let idle = Step {
+            reward: 0.0,
+            terminated: false,
+            truncated: false,
+        };
+        let mut steps = vec![idle; live.len()];
+        let mut rows = vec![0.0; live.len() * d];
+        let threads = self.step_threads.min(live.len()).max(1);
+        if threads == 1 {
+            self.step_some(py, subs, &live, actions, &mut steps, &mut rows, true)?;
+        } else {
+            let per = live.len().div_ceil(threads);
+            let this = &*self;
+            // Timed as a whole: the threads' own times would add up to more than the
+            // wall time they took, and the bridge's share within them is small.
+            let results = timing::env(|| {
+                py.detach(|| {
+                    std::thread::scope(|scope| {
+                        let mut shares = live
+                            .chunks(per)
+                            .zip(steps.chunks_mut(per))
+                            .zip(rows.chunks_mut(per * d));
+                        let first = shares.next().expect("at least one live member");
+                        let others: Vec<_> = shares
+                            .map(|((ids, st), rw)| {
+                                scope.spawn(move || {
+                                    Python::attach(|py| {
+                                        this.step_some(py, subs, ids, actions, st, rw, false)
+                                    })
+                                })
+                            })
+                            .collect();
+                        let ((ids, st), rw) = first;
+                        let mut results = vec![Python::attach(|py| {
+                            this.step_some(py, subs, ids, actions, st, rw, false)
+                        })];
+                        results.extend(others.into_iter().map(|h| {
+                            h.join()
+                                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                        }));
+                        results
+                    })
+                })
+            });
+            // The first failure in member order, as one thread would have met it.
+            results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        }
+        for (k, &i) in live.iter().enumerate() {
+            out[i] = steps[k];
+            obs[i * d..(i + 1) * d].copy_from_slice(&rows[k * d..(k + 1) * d]);
+            self.steps[i] += 1;
+            self.finished[i] = steps[k].terminated || steps[k].truncated;
+        }
+        Ok(())
+    }
+
+    /// Steps the sub-environments `ids` in order, sub-environment `ids[k]`'s result
+    /// into `steps[k]` and its observation into row `k` of `rows`; `timed`: each
+    /// `step` call counted as the environment's time.
+    #[allow(clippy::too_many_arguments)]
+    fn step_some(
+        &self,
+        py: Python<'_>,
+        subs: &[Py<PyAny>],
+        ids: &[usize],
+        actions: ActionBatch<'_>,
+        steps: &mut [Step],
+        rows: &mut [f64],
+        timed: bool,
+    ) -> Result<(), TaskError> {
+        let d = self.spaces.obs_dim;
+        for (k, &i) in ids.iter().enumerate() {
             let step = self.steps[i] + 1;
             let what = || format!("{}: step() (episode step {step})", self.slot_name(i));
             let fail = |e: PyErr| py_fail(py, &self.task, &what(), e);
             let action = self.action_of(py, actions.get(i)).map_err(fail)?;
-            let result =
-                timing::env(|| subs[i].bind(py).call_method1("step", (action,))).map_err(fail)?;
+            let sub = subs[i].bind(py);
+            let result = if timed {
+                timing::env(|| sub.call_method1("step", (action,)))
+            } else {
+                sub.call_method1("step", (action,))
+            }
+            .map_err(fail)?;
             let item = |k: usize| result.get_item(k).map_err(fail);
-            self.copy_row(py, &item(0)?, &mut obs[i * d..(i + 1) * d], &what)?;
-            let reward: f64 = item(1)?.extract().map_err(fail)?;
-            let terminated: bool = item(2)?.is_truthy().map_err(fail)?;
-            let truncated: bool = item(3)?.is_truthy().map_err(fail)?;
-            out[i] = Step {
-                reward,
-                terminated,
-                truncated,
+            self.copy_row(py, &item(0)?, &mut rows[k * d..(k + 1) * d], &what)?;
+            steps[k] = Step {
+                reward: item(1)?.extract().map_err(fail)?,
+                terminated: item(2)?.is_truthy().map_err(fail)?,
+                truncated: item(3)?.is_truthy().map_err(fail)?,
             };
-            self.steps[i] += 1;
-            self.finished[i] = terminated || truncated;
         }
         Ok(())
     }

@@ -52,6 +52,8 @@ pub(crate) enum Source {
 struct Entry {
     source: Arc<Source>,
     max_steps: usize,
+    /// `gym.step_threads` of the run that registered it last.
+    step_threads: usize,
 }
 
 /// The Python tasks of this process by name. The registered specs' constructors look
@@ -62,11 +64,12 @@ fn entries() -> &'static Mutex<HashMap<String, Entry>> {
     ENTRIES.get_or_init(Default::default)
 }
 
-fn source_of(name: &str) -> Result<(Arc<Source>, usize), TaskError> {
+/// A registered task's source, step limit and step threads.
+fn source_of(name: &str) -> Result<(Arc<Source>, usize, usize), TaskError> {
     let table = entries().lock().unwrap_or_else(|e| e.into_inner());
     table
         .get(name)
-        .map(|e| (e.source.clone(), e.max_steps))
+        .map(|e| (e.source.clone(), e.max_steps, e.step_threads))
         .ok_or_else(|| TaskError::External {
             task: name.to_string(),
             reason: "no Python environment is registered under this name".into(),
@@ -128,12 +131,14 @@ fn bad(task: &str, reason: String) -> TaskError {
 /// Registers `name` as a task whose environments come from `source` (or, if a Python
 /// task of that name is registered, points it at `source`), reading its spaces from a
 /// one-slot environment. `configured` is the config's `evaluation.max_episode_steps`
-/// (used when the environment's spec has no step limit).
+/// (used when the environment's spec has no step limit), `step_threads` its
+/// `gym.step_threads`.
 pub(crate) fn ensure(
     py: Python<'_>,
     name: &str,
     source: Source,
     configured: Option<usize>,
+    step_threads: usize,
 ) -> Result<(), TaskError> {
     let env = open_env(py, name, &source, 1)?;
     let max_steps = step_limit(py, name, &env, &source, configured)?;
@@ -167,6 +172,7 @@ pub(crate) fn ensure(
         let mut table = entries().lock().unwrap_or_else(|e| e.into_inner());
         let entry = table.get_mut(name).expect("checked above");
         entry.source = Arc::new(source);
+        entry.step_threads = step_threads;
         return Ok(());
     }
     let label = match &source {
@@ -178,6 +184,7 @@ pub(crate) fn ensure(
         Entry {
             source: Arc::new(source),
             max_steps,
+            step_threads,
         },
     );
     let static_name: &'static str = Box::leak(name.to_string().into_boxed_str());

@@ -22,6 +22,8 @@ pub(super) struct PyVectorEnv {
     pub(super) subs: Option<Vec<Py<PyAny>>>,
     /// Sub-environments that finished and have not been reset since.
     pub(super) finished: Vec<bool>,
+    /// Threads that step the sub-environments of `subs` (`gym.step_threads`).
+    pub(super) step_threads: usize,
 
     /// Steps since each slot's last reset (for error messages).
     pub(super) steps: Vec<u64>,
@@ -37,10 +39,12 @@ impl PyVectorEnv {
     /// `task` and resets every sub-environment once (unseeded), so that slots satr
     /// never resets can still be stepped.
     pub(super) fn open(task: &str, slots: usize) -> Result<Self, TaskError> {
-        let (source, max_steps) = source_of(task)?;
+        let (source, max_steps, step_threads) = source_of(task)?;
         Python::attach(|py| {
             let env = open_env(py, task, &source, slots)?;
-            Self::wrap(py, task, env, slots, max_steps)
+            let mut env = Self::wrap(py, task, env, slots, max_steps)?;
+            env.step_threads = step_threads;
+            Ok(env)
         })
     }
 
@@ -107,6 +111,7 @@ impl PyVectorEnv {
             reset_finished,
             whole,
             finished: vec![false; slots],
+            step_threads: 1,
             steps: vec![0; slots],
             members: vec![None; slots],
             contiguous,
