@@ -3,7 +3,8 @@
 
     scripts/locomotion_sweeps.py tune
         configs/sweeps/locomotion/hopper-tune.toml: every rule, three settings of its
-        one knob, at P 64, 2 seeds, every run 8 M env steps.
+        one knob, at P 64, 2 seeds, every run 8 M env steps (the boundary-aware
+        SATR variant, a p_min floor, was added after the first 12 settings).
     scripts/locomotion_sweeps.py study TUNE_DIR
         configs/sweeps/locomotion/hopper-p64.toml and hopper-p256.toml: each rule at
         its best setting (highest mean final return in TUNE_DIR/summary.json), plus
@@ -45,6 +46,13 @@ RULES = [
     ("satr-raw-natural", {"optimizer.rule": "satr", "optimizer.signal": "raw",
                           "optimizer.direction": "natural"},
      "optimizer.epsilon", [1.5, 5.0, 15.0]),
+    # A boundary-aware variant (issue #21, step 3): the default SATR drives most
+    # coordinates to the clip bounds within 30 generations (clip fraction 0.87,
+    # entropy 0.06 at epsilon 10, seed 100); `p_min` is a floor under every
+    # coordinate's entropy, 3, 10 and 30 times the default 0.001.
+    ("satr-raw-adam-floor", {"optimizer.rule": "satr", "optimizer.signal": "raw",
+                             "optimizer.direction": "adam", "optimizer.epsilon": 10.0},
+     "optimizer.p_min", [0.003, 0.01, 0.03]),
 ]
 # The defaults, in the study whatever the tuning says: EC's published lr and the
 # Hopper preset's SATR.
