@@ -84,6 +84,13 @@ PAIRS = [
         HOPPER,
         {"gym.step_threads": 2},
     ),
+    (
+        "Hopper P 256, per member",
+        "hopper",
+        "gym:Hopper-v5",
+        HOPPER,
+        {"evaluation.stepping": "per_member"},
+    ),
 ]
 
 

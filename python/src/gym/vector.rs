@@ -141,6 +141,15 @@ impl PyVectorEnv {
         what: &dyn Fn() -> String,
         f: impl FnOnce(&[usize], &[T]) -> Result<R, TaskError>,
     ) -> Result<R, TaskError> {
+        // An array of the right dtype and layout already is read in place, without
+        // a call into numpy.
+        if let Ok(a) = x.cast::<PyArrayDyn<T>>() {
+            if let Ok(ro) = a.try_readonly() {
+                if let Ok(values) = ro.as_slice() {
+                    return f(ro.shape(), values);
+                }
+            }
+        }
         let fail = |e: PyErr| py_fail(py, &self.task, &what(), e);
         let a = self.array(py, x, dtype).map_err(fail)?;
         let a: PyReadonlyArrayDyn<'_, T> = a.extract().map_err(|e: PyErr| fail(e))?;
