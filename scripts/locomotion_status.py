@@ -9,11 +9,13 @@
         diagnostics), and one row per cell over its finished seeds. Works while the
         sweep runs; `satr sweep` writes its own summary.json when it ends.
 
-    scripts/locomotion_status.py --ppo SATR_CELL_DIR PPO_JSONL [PPO_JSONL ...]
+    scripts/locomotion_status.py --ppo SATR_CELL_DIR PPO_JSONL [PPO_JSONL ...] [--plot PNG]
         The speed claim: wall time and env steps to each return level reached, for the
         seeds of one satr cell (a directory of seed-* runs) and the PPO-LSTM runs of
         scripts/ppo_lstm.py, and the ratio of the medians (PPO / satr: "x times faster
-        at matched return").
+        at matched return"). `--plot` also draws eval return against wall time and
+        against env steps, every run a line (matplotlib: run it with .venv-ppo's
+        Python, scripts/setup_ppo_lstm.sh).
 """
 
 import json
@@ -153,11 +155,45 @@ def ppo_rows(cell_dir, ppo_files):
         print(f"| {level} | {row[0]} | {row[1]} | {fmt(ratio, '.2f')} |")
 
 
+def ppo_plot(cell_dir, ppo_files, png):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(f"satr {Path(cell_dir).name} {r.name}", "tab:blue", load(r / "metrics.jsonl"))
+            for r in sorted(Path(cell_dir).glob("seed-*"))]
+    runs += [(f"PPO-LSTM {Path(f).stem}", "tab:red", load(f)) for f in ppo_files]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, key, label, scale in ((axes[0], "wall_s", "wall time (h)", 3600.0),
+                                  (axes[1], "env_steps", "env steps (M)", 1e6)):
+        for name, colour, ms in runs:
+            ax.plot([m[key] / scale for m in ms], [m["eval_return"] for m in ms],
+                    color=colour, alpha=0.8, linewidth=1, label=name)
+        ax.set_xlabel(label)
+        ax.set_ylabel("eval return")
+        ax.grid(alpha=0.3)
+    axes[1].set_xscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Hopper-v5: satr against PPO-LSTM on the same 2-core machine")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"wrote {png}")
+
+
 def main():
-    if sys.argv[1:2] == ["--ppo"] and len(sys.argv) >= 4:
-        ppo_rows(sys.argv[2], sys.argv[3:])
-    elif len(sys.argv) == 3:
-        cell_rows(run_rows(Path(sys.argv[1]), int(sys.argv[2])))
+    args = sys.argv[1:]
+    png = None
+    if "--plot" in args:
+        i = args.index("--plot")
+        png = args[i + 1]
+        del args[i:i + 2]
+    if args[:1] == ["--ppo"] and len(args) >= 3:
+        ppo_rows(args[1], args[2:])
+        if png:
+            ppo_plot(args[1], args[2:], png)
+    elif len(args) == 2:
+        cell_rows(run_rows(Path(args[0]), int(args[1])))
     else:
         sys.exit(__doc__)
 

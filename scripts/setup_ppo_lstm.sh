@@ -13,8 +13,8 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "setup_ppo_lstm: creating $venv" >&2
     python3 -m venv "$venv" >&2
 fi
-echo "setup_ppo_lstm: installing torch, stable-baselines3, sb3-contrib into $venv" >&2
+echo "setup_ppo_lstm: installing torch, stable-baselines3, sb3-contrib, matplotlib into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     torch==2.9.1 stable-baselines3==2.9.2 sb3-contrib==2.9.2 gymnasium==1.4.0 \
-    mujoco==3.17.0 imageio==2.38.1 packaging==26.4 >&2
+    mujoco==3.17.0 imageio==2.38.1 packaging==26.4 matplotlib==3.10.8 >&2
 echo "export SATR_PPO_PYTHON=$venv/bin/python"
