@@ -187,6 +187,18 @@ def test_step_threads_give_the_same_metrics(tmp_path, tiny):
         )
 
 
+def test_step_threads_on_a_vector_env_it_cannot_thread_warn(tmp_path, tiny):
+    """A wrapped vector env goes through the VectorEnv API, one call per step: more
+    step threads change nothing, and the user is told so."""
+    make = cartpole_vec(AutoresetMode.NEXT_STEP, wrapped=True)
+    ref = satr.train(make, overrides=tiny, backend="cpu", out_dir=tmp_path, progress=False)
+    with pytest.warns(UserWarning, match="gym.step_threads = 2 has no effect"):
+        run = satr.train(
+            make, overrides={**tiny, "gym.step_threads": 2}, backend="cpu", out_dir=tmp_path, progress=False
+        )
+    assert untimed(run.metrics) == untimed(ref.metrics)
+
+
 def test_a_failure_on_another_step_thread_names_its_member(tmp_path, tiny):
     """With two step threads, the last two of 10 sub-environments (the second thread's
     share) raise: the error names the first of them, as one thread would."""

@@ -44,6 +44,17 @@ impl PyVectorEnv {
             let env = open_env(py, task, &source, slots)?;
             let mut env = Self::wrap(py, task, env, slots, max_steps)?;
             env.step_threads = step_threads;
+            if step_threads > 1 && env.subs.is_none() {
+                // Not an error: the run is the same, only not threaded.
+                let text = format!(
+                    "satr: gym.step_threads = {step_threads} has no effect on task `{task}`: \
+                     only a plain gymnasium.vector.SyncVectorEnv is stepped on several threads"
+                );
+                let warned = std::ffi::CString::new(text).map_err(|e| bad(task, e.to_string()))?;
+                let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+                PyErr::warn(py, &category, &warned, 1)
+                    .map_err(|e| py_fail(py, task, "warnings.warn", e))?;
+            }
             Ok(env)
         })
     }
