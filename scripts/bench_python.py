@@ -179,8 +179,8 @@ def main() -> int:
     rows, record = [], []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        exact = any(p[0] == args.only for p in PAIRS)
         for label, builtin, gym_task, shared, extra in PAIRS:
-            exact = any(p[0] == args.only for p in PAIRS)
             if args.only and (label != args.only if exact else args.only not in label):
                 continue
             if builtin not in satr.tasks() and not args.satr_bin:

@@ -70,12 +70,11 @@ impl PyVectorEnv {
             let results = timing::env(|| {
                 py.detach(|| {
                     std::thread::scope(|scope| {
-                        let mut shares = live
+                        let shares = live
                             .chunks(per)
                             .zip(steps.chunks_mut(per))
                             .zip(rows.chunks_mut(per * d));
-                        let first = shares.next().expect("at least one live member");
-                        let others: Vec<_> = shares
+                        let handles: Vec<_> = shares
                             .map(|((ids, st), rw)| {
                                 scope.spawn(move || {
                                     Python::attach(|py| {
@@ -84,15 +83,10 @@ impl PyVectorEnv {
                                 })
                             })
                             .collect();
-                        let ((ids, st), rw) = first;
-                        let mut results = vec![Python::attach(|py| {
-                            this.step_some(py, subs, ids, actions, st, rw, false)
-                        })];
-                        results.extend(others.into_iter().map(|h| {
-                            h.join()
-                                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                        }));
-                        results
+                        handles
+                            .into_iter()
+                            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                            .collect::<Vec<_>>()
                     })
                 })
             });
