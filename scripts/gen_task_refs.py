@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the Gymnasium reference trajectories that `tests/engine/tasks.rs` checks against.
+"""Generate the Gymnasium reference trajectories that `tests/engine/tasks/` checks against.
 
 Usage (from the repository root):
 

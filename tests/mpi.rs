@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 
 use common::cli::{checkpoint_p, gpu_adapter_or_skip, metrics_without_timing, BIN};
 
-/// A tiny CartPole run (as tests/app/cli.rs's) that still exercises every part of a generation.
+/// A tiny CartPole run (as tests/app/cli/'s) that still exercises every part of a generation.
 const SMALL: &[&str] = &[
     "network.neurons=24",
     "population=12",

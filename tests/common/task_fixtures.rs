@@ -1,11 +1,11 @@
 //! One fixture per built-in task (`satr::tasks::TASK_NAMES`, in that order): everything
-//! the task tests need to know about a task, in one place. `tests/engine/tasks.rs`
+//! the task tests need to know about a task, in one place. `tests/engine/tasks/`
 //! checks the f64 tasks against Gymnasium with it, `tests/gpu/gpu_tasks.rs` the WGSL
 //! ports against the f64 tasks; both loop over [`TASKS`].
 //!
 //! Adding a built-in task: one entry in [`TASKS`], its Gymnasium reference data in
 //! `tests/data/tasks/` (`scripts/gen_task_refs.py`), and its line in the
-//! `matches_gymnasium!` list of `tests/engine/tasks.rs` (a test there fails until the
+//! `matches_gymnasium!` list of `tests/engine/tasks/` (a test there fails until the
 //! fixtures, `TASK_NAMES` and that list agree).
 
 use std::f64::consts::PI;
