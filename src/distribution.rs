@@ -49,8 +49,12 @@ pub fn sample_genome(thresholds: &[u32], seed: u64, generation: u32, member: u32
     sample_words(thresholds, seed, generation, member, 0, out);
 }
 
+/// Philox blocks per 64-bit genome word: one 32-bit uniform per bit, four per block.
+const BLOCKS_PER_WORD: usize = 16;
+
 /// Words `first..first + out.len()` of genome `member` (what [`sample_genome`] puts
-/// there), so that a process can sample only the coordinates it reduces.
+/// there), so that a process can sample only the coordinates it reduces. Dispatches at
+/// run time to a build using the CPU's AVX2 when present (the same integer function).
 pub fn sample_words(
     thresholds: &[u32],
     seed: u64,
@@ -59,28 +63,71 @@ pub fn sample_words(
     first: usize,
     out: &mut [u64],
 ) {
-    let d = thresholds.len();
-    assert!(first + out.len() <= words_for(d), "words past the genome");
+    assert!(
+        first + out.len() <= words_for(thresholds.len()),
+        "words past the genome"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu_features::fast_path_available() {
+        // SAFETY: the features were detected on this CPU.
+        return unsafe { sample_words_x86(thresholds, seed, generation, member, first, out) };
+    }
+    sample_words_body(thresholds, seed, generation, member, first, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sample_words_x86(
+    thresholds: &[u32],
+    seed: u64,
+    generation: u32,
+    member: u32,
+    first: usize,
+    out: &mut [u64],
+) {
+    sample_words_body(thresholds, seed, generation, member, first, out)
+}
+
+/// Bit `i` is `philox(block i / 4, member, generation, STREAM_GENOME)[i % 4] <
+/// thresholds[i]` (SPEC 3). A word's 16 blocks run as the lanes of one Philox call
+/// (the genome's last word may use fewer).
+#[inline(always)]
+fn sample_words_body(
+    thresholds: &[u32],
+    seed: u64,
+    generation: u32,
+    member: u32,
+    first: usize,
+    out: &mut [u64],
+) {
     let key = rng::seed_key(seed);
     for (local, word) in out.iter_mut().enumerate() {
         let w = first + local;
-        let mut acc = 0u64;
         let base = w * 64;
-        let end = (base + 64).min(d);
-        let mut i = base;
-        while i < end {
-            let r =
-                rng::philox4x32_10_wide([(i >> 2) as u32, member, generation, STREAM_GENOME], key);
-            for (lane, r) in r.iter().enumerate() {
-                let j = i + lane;
-                if j < end && *r < thresholds[j] {
-                    acc |= 1u64 << (j - base);
-                }
-            }
-            i += 4;
-        }
-        *word = acc;
+        let th = &thresholds[base..(base + 64).min(thresholds.len())];
+        let counters = [
+            std::array::from_fn(|l| (w * BLOCKS_PER_WORD + l) as u32),
+            [member; BLOCKS_PER_WORD],
+            [generation; BLOCKS_PER_WORD],
+            [STREAM_GENOME; BLOCKS_PER_WORD],
+        ];
+        let r = rng::philox4x32_10_lanes(counters, key);
+        // A whole word as a fixed-length array, so that its compare-and-pack unrolls.
+        *word = match <&[u32; 64]>::try_from(th) {
+            Ok(th) => pack_below(&r, th),
+            Err(_) => pack_below(&r, th),
+        };
     }
+}
+
+/// Bit `j` set iff uniform `j` of a word's Philox lanes is below `thresholds[j]`.
+#[inline(always)]
+fn pack_below<T: AsRef<[u32]> + ?Sized>(r: &[[u32; BLOCKS_PER_WORD]; 4], thresholds: &T) -> u64 {
+    let mut acc = 0u64;
+    for (j, &t) in thresholds.as_ref().iter().enumerate() {
+        acc |= ((r[j % 4][j / 4] < t) as u64) << j;
+    }
+    acc
 }
 
 /// The mode genome `x_i = [p_i > 0.5]`, packed.
@@ -270,19 +317,40 @@ mod tests {
         assert_eq!(threshold(1e-3), (1e-3f64 * 4_294_967_296.0).floor() as u32);
     }
 
+    /// Both builds of the sampling (the run-time dispatch, AVX2 on most x86 CPUs, and
+    /// the portable one) against the definition bit by bit: word ranges at every offset,
+    /// genome lengths around the word size, thresholds at both ends, outputs poisoned.
     #[test]
     fn sample_matches_rng_u32_per_bit() {
-        let d = 203;
-        let p: Vec<f64> = (0..d).map(|i| (i as f64 + 0.5) / d as f64).collect();
-        let th = thresholds(&p);
-        let mut g = vec![0u64; words_for(d)];
-        sample_genome(&th, 99, 4, 17, &mut g);
-        for (i, &t) in th.iter().enumerate() {
-            let expect = rng::rng_u32(99, 4, 17, i as u32) < t;
-            assert_eq!(bit(&g, i), expect, "bit {i}");
+        type Sampler = fn(&[u32], u64, u32, u32, usize, &mut [u64]);
+        let samplers: [(&str, Sampler); 2] =
+            [("dispatch", sample_words), ("portable", sample_words_body)];
+        for d in [1, 4, 63, 64, 65, 203, 1000] {
+            let th: Vec<u32> = (0..d)
+                .map(|i| match i % 11 {
+                    0 => 0,
+                    1 => u32::MAX,
+                    _ => threshold((i as f64 + 0.5) / d as f64),
+                })
+                .collect();
+            let words = words_for(d);
+            let (seed, generation, member) = (0xDEAD_BEEF_0000_0063u64 ^ d as u64, 4, 17);
+            for (name, sample) in samplers {
+                for first in 0..words {
+                    let mut g = vec![0xA5A5_A5A5_A5A5_A5A5u64; words - first];
+                    sample(&th, seed, generation, member, first, &mut g);
+                    for (i, &t) in th.iter().enumerate().skip(first * 64) {
+                        let expect = rng::rng_u32(seed, generation, member, i as u32) < t;
+                        let got = (g[i / 64 - first] >> (i % 64)) & 1 == 1;
+                        assert_eq!(got, expect, "{name}: d {d}, first word {first}, bit {i}");
+                    }
+                    // Bits past the genome stay zero.
+                    if d % 64 != 0 {
+                        assert_eq!(g[words - 1 - first] >> (d % 64), 0, "{name}: d {d}");
+                    }
+                }
+            }
         }
-        // Bits past the genome stay zero.
-        assert_eq!(g[words_for(d) - 1] >> (d % 64), 0);
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub mod cli;
 pub mod config;
 #[doc(hidden)]
 pub mod cpu;
+#[doc(hidden)]
+pub mod cpu_features;
 #[cfg(feature = "distributed")]
 pub mod distributed;
 #[doc(hidden)]

@@ -40,11 +40,12 @@ pub mod rsnn_step;
 pub mod sample_genomes;
 pub mod unpack_net;
 
+pub use crate::cpu_features::fast_path_available;
 pub use evaluator::CpuEvaluator;
 pub use reset_state::reset_state;
 pub use rsnn_core::{
-    fast_path_available, flushed, input_projection, net_step, net_step_observed, output_projection,
-    recurrent_counts, substep, NetState, EVENT_MAX_SPIKES,
+    flushed, input_projection, net_step, net_step_observed, output_projection, recurrent_counts,
+    substep, NetState, EVENT_MAX_SPIKES,
 };
 pub use rsnn_step::rsnn_step;
 pub use sample_genomes::sample_genomes;

@@ -10,6 +10,7 @@
 
 use super::unpack_net::Propagation;
 use super::PackedNet;
+use crate::cpu_features::fast_path_available;
 use crate::distribution::{bit, words_for};
 use crate::network::{Constants, Shape};
 
@@ -312,25 +313,6 @@ unsafe fn net_step_x86(
     // Strict f32 semantics are unchanged by these features: Rust never contracts a*b+c
     // into an FMA, so results equal the portable build bit for bit.
     net_step_body(net, c, x, s, out, after_substep)
-}
-
-/// True when the CPU has the features of the fast path (POPCNT and AVX2), checked once.
-pub fn fast_path_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::sync::OnceLock;
-        static FAST: OnceLock<bool> = OnceLock::new();
-        *FAST.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("popcnt")
-                && std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("bmi1")
-                && std::arch::is_x86_feature_detected!("bmi2")
-        })
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// One environment step (the shader's `net_step`): input projection from `x`, `K`
