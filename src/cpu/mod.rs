@@ -26,7 +26,7 @@
 //!
 //! Not twinned here: `common.wgsl` (its twin is `src/rng.rs`) and the task kernels
 //! (`task_*.wgsl`, `cartpole_dynamics.wgsl`, `task_step.wgsl`: f32 ports of
-//! `src/tasks/`, compared in `tests/gpu/gpu_tasks.rs`). [`evaluator`] is the backend
+//! `src/tasks/`, compared in `tests/gpu/gpu_tasks/`). [`evaluator`] is the backend
 //! itself, which has no shader.
 //!
 //! The twins meet the GPU only in tests: nothing here imports `gpu/`.

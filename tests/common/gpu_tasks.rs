@@ -1,5 +1,5 @@
 //! Test kernels that step, reset and roll out a WGSL task in batches
-//! (`tests/common/task_step.wgsl`, composed after the task), for `tests/gpu/gpu_tasks.rs`.
+//! (`tests/common/task_step.wgsl`, composed after the task), for `tests/gpu/gpu_tasks/`.
 //! Built on the library's device layer; every output is poisoned before a run.
 
 use bytemuck::{Pod, Zeroable};

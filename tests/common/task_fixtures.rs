@@ -1,6 +1,6 @@
 //! One fixture per built-in task (`satr::tasks::TASK_NAMES`, in that order): everything
 //! the task tests need to know about a task, in one place. `tests/engine/tasks/`
-//! checks the f64 tasks against Gymnasium with it, `tests/gpu/gpu_tasks.rs` the WGSL
+//! checks the f64 tasks against Gymnasium with it, `tests/gpu/gpu_tasks/` the WGSL
 //! ports against the f64 tasks; both loop over [`TASKS`].
 //!
 //! Adding a built-in task: one entry in [`TASKS`], its Gymnasium reference data in
