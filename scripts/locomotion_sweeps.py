@@ -16,6 +16,7 @@ Run the sweeps from the repository root with a MuJoCo build (`cargo build --rele
 file layout is scripts/small_population_sweeps.py's.
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -88,8 +89,19 @@ def best_settings(summary_path):
     return best
 
 
+def incomplete_cells(summary_path):
+    """The tuning cells with a seed not finished, as `cell (complete/seeds)`."""
+    cells = json.loads(Path(summary_path).read_text())["cells"]
+    return [f"{c['cell']} ({c['complete']}/{c['seeds']})" for c in cells
+            if c["complete"] != c["seeds"]]
+
+
 def study(tune_dir):
-    best = best_settings(Path(tune_dir) / "summary.json")
+    summary = Path(tune_dir) / "summary.json"
+    missing = incomplete_cells(summary)
+    if missing:
+        sys.exit(f"{summary}: tuning not finished, so no best setting yet: " + ", ".join(missing))
+    best = best_settings(summary)
     for pop in STUDY_POPULATIONS:
         lines = header([
             f"Issue #21 study, step 2: Hopper-v5 N 256 at P {pop}, each rule at its best tuned",
