@@ -16,14 +16,23 @@ jobs="${JOBS:-2}"
 cd "$(dirname "$0")/.."
 eval "$(scripts/setup_mujoco.sh)"
 dir=configs/sweeps/locomotion
-echo "locomotion_run: $(date -u +%FT%TZ) tuning" >&2
-"$bin" sweep "$dir/hopper-tune.toml" --jobs "$jobs"
+# Runs one sweep file, then stops this script unless every run of it has finished: a
+# sweep stopped by a signal checkpoints its runs and exits 0 too.
+sweep() {
+    echo "locomotion_run: $(date -u +%FT%TZ) $1" >&2
+    "$bin" sweep "$dir/$1.toml" --jobs "$jobs"
+    python3 -c 'import json, sys
+cells = json.load(open(sys.argv[1]))["cells"]
+sys.exit(any(c["complete"] != c["seeds"] for c in cells))' "sweeps/locomotion/$1/summary.json" || {
+        echo "locomotion_run: $1 stopped before every run finished; run this again" >&2
+        exit 1
+    }
+}
+sweep hopper-tune
 if [ ! -f "$dir/hopper-p64.toml" ] || [ ! -f "$dir/hopper-p256.toml" ]; then
     python3 scripts/locomotion_sweeps.py study sweeps/locomotion/hopper-tune
     echo "locomotion_run: wrote $dir/hopper-p64.toml and hopper-p256.toml (commit them)" >&2
 fi
-for pop in 64 256; do
-    echo "locomotion_run: $(date -u +%FT%TZ) study P $pop" >&2
-    "$bin" sweep "$dir/hopper-p$pop.toml" --jobs "$jobs"
-done
+sweep hopper-p64
+sweep hopper-p256
 echo "locomotion_run: $(date -u +%FT%TZ) done" >&2
