@@ -6,7 +6,8 @@
         docs/results/locomotion/<sweep>/ and prints two Markdown tables: one row per
         run (final return = mean eval return of the last 5 generations, best, when the
         eval return first reached 1000 / 2000 / 3000, the last generation's
-        diagnostics), and one row per cell over its finished seeds. Works while the
+        diagnostics, the generations whose KL reached the budget), and one row per
+        cell over its finished seeds. Works while the
         sweep runs; `satr sweep` writes its own summary.json when it ends.
 
     scripts/locomotion_status.py --ppo SATR_CELL_DIR PPO_JSONL [PPO_JSONL ...] [--plot PNG]
@@ -59,6 +60,22 @@ def fmt(v, spec=".3g"):
     return "-" if v is None else format(v, spec)
 
 
+def binding(ms):
+    """The generations whose KL reached the rule's budget (within 1%): where the trust
+    region, not the direction's own step (Adam's lr, the natural step's eta_max),
+    set the step. None for rules without a budget (EC)."""
+    if all(m.get("kl_budget") is None for m in ms):
+        return None
+    return [m["generation"] for m in ms
+            if m.get("kl_budget") is not None and m["kl"] >= 0.99 * m["kl_budget"]]
+
+
+def fmt_binding(gens):
+    if gens is None:
+        return "-"
+    return f"{len(gens)}" + (f" (last g{gens[-1]})" if gens else "")
+
+
 def median(xs):
     return statistics.median(xs) if xs else None
 
@@ -67,8 +84,8 @@ def run_rows(sweep, budget):
     """Copies the finished runs and prints one row each; returns {cell: [metrics]}."""
     dest = Path("docs/results/locomotion") / sweep.name
     cells = {}
-    print("| cell | seed | env steps | final return | best | 1000 at | 2000 at | 3000 at | entropy | clip fraction | kl |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| cell | seed | env steps | final return | best | 1000 at | 2000 at | 3000 at | entropy | clip fraction | kl | budget binds: generations |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(sweep.glob("*/seed-*")):
         ms = load(run / "metrics.jsonl") if (run / "metrics.jsonl").exists() else []
         if not ms or ms[-1]["env_steps"] < budget:
@@ -86,7 +103,8 @@ def run_rows(sweep, budget):
         print(
             f"| {run.parent.name} | {run.name[5:]} | {ms[-1]['env_steps']:,} | {final(ms):.0f} | "
             f"{max(m['eval_return'] for m in ms):.0f} | {hit(1000)} | {hit(2000)} | {hit(3000)} | "
-            f"{fmt(ms[-1].get('entropy'))} | {fmt(ms[-1].get('clip_fraction'))} | {fmt(ms[-1].get('kl'))} |"
+            f"{fmt(ms[-1].get('entropy'))} | {fmt(ms[-1].get('clip_fraction'))} | {fmt(ms[-1].get('kl'))} | "
+            f"{fmt_binding(binding(ms))} of {len(ms)} |"
         )
     return cells
 
@@ -99,9 +117,9 @@ def cell_rows(cells):
     print(
         "| cell | seeds | final return mean ± std (min) | "
         + " | ".join(f"{t}: reached, median gen / M steps / wall s" for t in THRESHOLDS)
-        + " | worst drawdown after 1000 | entropy | clip fraction | kl | kl budget |"
+        + " | worst drawdown after 1000 | entropy | clip fraction | kl | kl budget | budget binds: median generations |"
     )
-    print("|---|---|---|" + "---|" * len(THRESHOLDS) + "---|---|---|---|---|")
+    print("|---|---|---|" + "---|" * len(THRESHOLDS) + "---|---|---|---|---|---|")
     for cell, runs in sorted(cells.items()):
         finals = [final(ms) for ms in runs]
         std = statistics.stdev(finals) if len(finals) > 1 else None
@@ -117,6 +135,7 @@ def cell_rows(cells):
             else:
                 parts.append(f"0/{len(runs)}")
         downs = [d for d in (drawdown(ms, 1000) for ms in runs) if d is not None]
+        binds = [b for b in (binding(ms) for ms in runs) if b is not None]
 
         def end(key):
             vals = [ms[-1][key] for ms in runs if ms[-1].get(key) is not None]
@@ -126,7 +145,7 @@ def cell_rows(cells):
             f"| {cell} | {len(runs)} | {statistics.mean(finals):.0f} ± {fmt(std, '.0f')} "
             f"({min(finals):.0f}) | " + " | ".join(parts) + f" | {fmt(max(downs) if downs else None, '.2f')} | "
             f"{fmt(end('entropy'))} | {fmt(end('clip_fraction'))} | {fmt(end('kl'))} | "
-            f"{fmt(end('kl_budget'))} |"
+            f"{fmt(end('kl_budget'))} | {fmt(median([len(b) for b in binds]) if binds else None, '.0f')} |"
         )
 
 
