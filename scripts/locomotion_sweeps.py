@@ -114,11 +114,34 @@ def incomplete_cells(summary_path):
     return out
 
 
+def edge_settings(summary_path):
+    """The rules whose best setting (by mean final return) is the smallest or largest
+    of their grid, with the next setting past that edge at the grid's own spacing
+    (docs/DECISIONS.md: such a rule gets one more setting before the study)."""
+    cells = {c["cell"]: c for c in json.loads(Path(summary_path).read_text())["cells"]}
+    out = []
+    for name, _, knob, values in RULES:
+        scored = [(cells[f"rule={setting_name(name, knob, v)}"]["final_return"]["mean"], v)
+                  for v in values
+                  if (cells.get(f"rule={setting_name(name, knob, v)}") or {}).get("final_return")]
+        if len(scored) < 2:
+            continue
+        _, best = max(scored)
+        grid = sorted(values)
+        if best == grid[-1]:
+            out.append(f"{name}: best {knob} {best:g} is the largest; next {best * grid[-1] / grid[-2]:g}")
+        elif best == grid[0]:
+            out.append(f"{name}: best {knob} {best:g} is the smallest; next {best * grid[0] / grid[1]:g}")
+    return out
+
+
 def study(tune_dir):
     summary = Path(tune_dir) / "summary.json"
     missing = incomplete_cells(summary)
     if missing:
         sys.exit(f"{summary}: tuning not finished, so no best setting yet: " + ", ".join(missing))
+    for edge in edge_settings(summary):
+        print(f"warning: {edge} (add it to RULES and tune it, or say why not)", file=sys.stderr)
     best = best_settings(summary)
     for pop in STUDY_POPULATIONS:
         lines = header([
