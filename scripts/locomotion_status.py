@@ -10,6 +10,10 @@
         cell over its finished seeds. Works while the
         sweep runs; `satr sweep` writes its own summary.json when it ends.
 
+    scripts/locomotion_status.py --budget-plot TUNE_DIR PNG
+        Final return against the KL budget of every fixed_kl, SATR raw + adam and EC
+        lr 0.3 run (the same Adam step, under a constant budget or none): matplotlib.
+
     scripts/locomotion_status.py --ppo SATR_CELL_DIR PPO_JSONL [PPO_JSONL ...] [--plot PNG]
         The speed claim: wall time and env steps to each return level reached, for the
         seeds of one satr cell (a directory of seed-* runs) and the PPO-LSTM runs of
@@ -200,6 +204,44 @@ def ppo_plot(cell_dir, ppo_files, png):
     print(f"wrote {png}")
 
 
+def budget_plot(sweep_dir, png):
+    """Final return against the KL budget for the rules that take the preset's Adam step
+    (lr 0.3) under a constant budget: fixed_kl (its fixed_delta), SATR raw + adam (its
+    budget, epsilon times a signal that stayed at the rank-noise floor: the run's
+    median), and EC at lr 0.3, the same step with no budget, drawn at the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {"fixed_kl": [], "satr-raw-adam": [], "ec lr 0.3 (no budget)": []}
+    for run in sorted(Path(sweep_dir).glob("rule-*/seed-*")):
+        ms = load(run / "metrics.jsonl")
+        cell = run.parent.name
+        budgets = [m["kl_budget"] for m in ms if m.get("kl_budget") is not None]
+        if cell.startswith("rule-fixed-kl-"):
+            groups["fixed_kl"].append((statistics.median(budgets), final(ms)))
+        elif cell.startswith("rule-satr-raw-adam-epsilon-"):
+            groups["satr-raw-adam"].append((statistics.median(budgets), final(ms)))
+        elif cell == "rule-ec-lr-0.3":
+            groups["ec lr 0.3 (no budget)"].append((None, final(ms)))
+    finite = [b for g in groups.values() for b, _ in g if b is not None]
+    right = max(finite) * 4
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for (name, pts), marker in zip(groups.items(), "os^"):
+        xs = [right if b is None else b for b, _ in pts]
+        ax.scatter(xs, [f for _, f in pts], marker=marker, label=name, alpha=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("KL budget per generation (nats; EC at the right: none)")
+    ax.set_ylabel("final eval return (last 5 generations)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Hopper-v5 P 64, 8 M steps: one Adam step under a constant KL budget")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    print(f"wrote {png}")
+
+
 def main():
     args = sys.argv[1:]
     png = None
@@ -207,7 +249,9 @@ def main():
         i = args.index("--plot")
         png = args[i + 1]
         del args[i:i + 2]
-    if args[:1] == ["--ppo"] and len(args) >= 3:
+    if args[:1] == ["--budget-plot"] and len(args) == 3:
+        budget_plot(args[1], args[2])
+    elif args[:1] == ["--ppo"] and len(args) >= 3:
         ppo_rows(args[1], args[2:])
         if png:
             ppo_plot(args[1], args[2:], png)
