@@ -21,9 +21,7 @@ dir=configs/sweeps/locomotion
 sweep() {
     echo "locomotion_run: $(date -u +%FT%TZ) $1" >&2
     "$bin" sweep "$dir/$1.toml" --jobs "$jobs"
-    python3 -c 'import json, sys
-cells = json.load(open(sys.argv[1]))["cells"]
-sys.exit(any(c["complete"] != c["seeds"] for c in cells))' "sweeps/locomotion/$1/summary.json" || {
+    python3 scripts/locomotion_sweeps.py finished "sweeps/locomotion/$1" || {
         echo "locomotion_run: $1 stopped before every run finished; run this again" >&2
         exit 1
     }

@@ -10,6 +10,8 @@
         configs/sweeps/locomotion/hopper-p64.toml and hopper-p256.toml: each rule at
         its best setting (highest mean final return in TUNE_DIR/summary.json), plus
         EC at its published lr 0.15 whatever the tuning says, 3 seeds, 8 M env steps.
+    scripts/locomotion_sweeps.py finished SWEEP_DIR
+        Exits 1, naming the cells, unless every run of the sweep has finished.
 
 Run the sweeps from the repository root with a MuJoCo build (`cargo build --release
 --features mujoco`, `eval "$(scripts/setup_mujoco.sh)"`): `satr sweep FILE --jobs 1`
@@ -105,18 +107,33 @@ def best_settings(summary_path):
     return best
 
 
+def summary_cells(summary_path):
+    """A sweep summary's cells by name (`rule=<setting>`)."""
+    return {c["cell"]: c for c in json.loads(Path(summary_path).read_text())["cells"]}
+
+
+def unfinished(cell):
+    return cell["complete"] != cell["seeds"]
+
+
+def rule_cells(summary_path):
+    """Per rule of RULES: its name, its knob, and each setting with its cell in the
+    summary (None while the summary does not have it)."""
+    cells = summary_cells(summary_path)
+    return [(name, knob, [(v, cells.get(f"rule={setting_name(name, knob, v)}")) for v in values])
+            for name, _, knob, values in RULES]
+
+
 def incomplete_cells(summary_path):
     """The tuning settings without every seed finished, as `cell (complete/seeds)`, and
     those the summary does not have yet (added to RULES after the sweep last ended)."""
-    cells = {c["cell"]: c for c in json.loads(Path(summary_path).read_text())["cells"]}
     out = []
-    for name, _, knob, values in RULES:
-        for v in values:
+    for name, knob, settings in rule_cells(summary_path):
+        for v, c in settings:
             cell = f"rule={setting_name(name, knob, v)}"
-            c = cells.get(cell)
             if c is None:
                 out.append(f"{cell} (not in the summary)")
-            elif c["complete"] != c["seeds"]:
+            elif unfinished(c):
                 out.append(f"{cell} ({c['complete']}/{c['seeds']})")
     return out
 
@@ -125,21 +142,28 @@ def edge_settings(summary_path):
     """The rules whose best setting (by mean final return) is the smallest or largest
     of their grid, with the next setting past that edge at the grid's own spacing
     (docs/DECISIONS.md: such a rule gets one more setting before the study)."""
-    cells = {c["cell"]: c for c in json.loads(Path(summary_path).read_text())["cells"]}
     out = []
-    for name, _, knob, values in RULES:
-        scored = [(cells[f"rule={setting_name(name, knob, v)}"]["final_return"]["mean"], v)
-                  for v in values
-                  if (cells.get(f"rule={setting_name(name, knob, v)}") or {}).get("final_return")]
+    for name, knob, settings in rule_cells(summary_path):
+        scored = [(c["final_return"]["mean"], v) for v, c in settings
+                  if c and c["final_return"]]
         if len(scored) < 2:
             continue
         _, best = max(scored)
-        grid = sorted(values)
+        grid = sorted(v for v, _ in settings)
         if best == grid[-1]:
             out.append(f"{name}: best {knob} {best:g} is the largest; next {best * grid[-1] / grid[-2]:g}")
         elif best == grid[0]:
             out.append(f"{name}: best {knob} {best:g} is the smallest; next {best * grid[0] / grid[1]:g}")
     return out
+
+
+def finished(sweep_dir):
+    """Exits 1, naming them, while some cell of the sweep has a run not finished (a
+    sweep stopped by a signal checkpoints its runs and exits 0 too)."""
+    left = [f"{name} ({c['complete']}/{c['seeds']})"
+            for name, c in summary_cells(Path(sweep_dir) / "summary.json").items() if unfinished(c)]
+    if left:
+        sys.exit(f"{sweep_dir}: not finished: " + ", ".join(left))
 
 
 def study(tune_dir):
@@ -169,5 +193,7 @@ if __name__ == "__main__":
         tune()
     elif sys.argv[1:2] == ["study"] and len(sys.argv) == 3:
         study(sys.argv[2])
+    elif sys.argv[1:2] == ["finished"] and len(sys.argv) == 3:
+        finished(sys.argv[2])
     else:
         sys.exit(__doc__)

@@ -341,7 +341,7 @@ mod tests {
                     sample(&th, seed, generation, member, first, &mut g);
                     for (i, &t) in th.iter().enumerate().skip(first * 64) {
                         let expect = rng::rng_u32(seed, generation, member, i as u32) < t;
-                        let got = (g[i / 64 - first] >> (i % 64)) & 1 == 1;
+                        let got = bit(&g, i - first * 64);
                         assert_eq!(got, expect, "{name}: d {d}, first word {first}, bit {i}");
                     }
                     // Bits past the genome stay zero.
