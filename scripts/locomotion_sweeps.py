@@ -79,6 +79,12 @@ RULES = [
 DEFAULTS = [
     (setting_name("ec", "optimizer.lr", 0.15), {"optimizer.rule": "ec", "optimizer.lr": 0.15}),
 ]
+# A variant whose knob at SATR's default value is another rule's tuned cell: the floor
+# at p_min 0.001 (the default) is SATR raw + adam at epsilon 10, so that cell is the
+# point past the floor grid's small edge. Where it scored above the variant's best
+# setting, the variant at its best is no floor, that rule, and the study does not carry
+# it (docs/DECISIONS.md).
+BASE_CELLS = {"satr-raw-adam-floor": setting_name("satr-raw-adam", "optimizer.epsilon", 10.0)}
 
 
 def settings(population):
@@ -152,6 +158,8 @@ def edge_settings(summary_path):
             continue
         _, best = max(scored)
         grid = sorted(v for v, _ in settings)
+        if best == grid[0] and name in BASE_CELLS:
+            continue  # past this edge lies the base cell: reduces_to_base decides
         if best == grid[-1]:
             out.append(f"{name}: best {knob} {best:g} is the largest; next {best * grid[-1] / grid[-2]:g}")
         elif best == grid[0]:
@@ -168,6 +176,22 @@ def finished(sweep_dir):
         sys.exit(f"{sweep_dir}: not finished: " + ", ".join(left))
 
 
+def reduces_to_base(setting, summary_path):
+    """True (and says so) where a BASE_CELLS variant's best setting scored below its
+    base cell, the point past its grid's small edge."""
+    rule = setting.split(" ")[0]
+    if rule not in BASE_CELLS:
+        return False
+    cells = summary_cells(summary_path)
+    mine = cells[f"rule={setting}"]["final_return"]["mean"]
+    base = cells[f"rule={BASE_CELLS[rule]}"]["final_return"]["mean"]
+    if base <= mine:
+        return False
+    print(f"{setting} ({mine:.0f}) scored below {BASE_CELLS[rule]} ({base:.0f}), its "
+          f"setting past the edge: not carried into the study", file=sys.stderr)
+    return True
+
+
 def study(tune_dir):
     summary = Path(tune_dir) / "summary.json"
     missing = incomplete_cells(summary)
@@ -175,7 +199,7 @@ def study(tune_dir):
         sys.exit(f"{summary}: tuning not finished, so no best setting yet: " + ", ".join(missing))
     for edge in edge_settings(summary):
         print(f"warning: {edge} (add it to RULES and tune it, or say why not)", file=sys.stderr)
-    best = best_settings(summary)
+    best = [(n, o) for n, o in best_settings(summary) if not reduces_to_base(n, summary)]
     for pop in STUDY_POPULATIONS:
         lines = header([
             f"Issue #21 study, step 2: Hopper-v5 N 256 at P {pop}, each rule at its best tuned",
