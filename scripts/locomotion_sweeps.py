@@ -182,13 +182,12 @@ def finished(sweep_dir):
         sys.exit(f"{sweep_dir}: not finished: " + ", ".join(left))
 
 
-def reduces_to_base(setting, summary_path):
+def reduces_to_base(setting, cells):
     """True (and says so) where a BASE_CELLS variant's best setting scored below its
-    base cell, the point past its grid's small edge."""
+    base cell, the point past its grid's small edge; `cells` as summary_cells gives."""
     rule = setting.split(" ")[0]
     if rule not in BASE_CELLS:
         return False
-    cells = summary_cells(summary_path)
     mine = cells[f"rule={setting}"]["final_return"]["mean"]
     base = cells[f"rule={BASE_CELLS[rule]}"]["final_return"]["mean"]
     if base <= mine:
@@ -205,7 +204,8 @@ def study(tune_dir):
         sys.exit(f"{summary}: tuning not finished, so no best setting yet: " + ", ".join(missing))
     for edge in edge_settings(summary):
         print(f"warning: {edge} (add it to RULES and tune it, or say why not)", file=sys.stderr)
-    best = [(n, o) for n, o in best_settings(summary) if not reduces_to_base(n, summary)]
+    cells = summary_cells(summary)
+    best = [(n, o) for n, o in best_settings(summary) if not reduces_to_base(n, cells)]
     for pop in STUDY_POPULATIONS:
         lines = header([
             f"Issue #21 study, step 2: Hopper-v5 N 256 at P {pop}, each rule at its best tuned",
